@@ -1,0 +1,329 @@
+"""Image loading and saving.
+
+Convention for the whole project: an image is a float32 array H×W×C in [0, 1] with C = 3 (RGB)
+or C = 1 (grayscale). Alpha is set aside on load and written back untouched; the source bit
+depth is remembered so that a 16-bit input can be saved as 16-bit.
+
+Loading never modifies the file; saving writes a temporary file beside the target and renames
+it over the target, and refuses to write over a protected path (the input).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+# OpenCV refuses to decode more pixels than this (a header claiming a gigapixel image is more
+# likely an attack or a corrupt file than a photograph); it must be set before cv2 is imported.
+MAX_PIXELS = 200_000_000
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+
+import cv2  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+READ_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+WRITE_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+SIXTEEN_BIT_FORMATS = (".png", ".tif", ".tiff")
+ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")
+SAMPLE_PREFIX = "sample:"
+
+# Built-in samples: images that scikit-image ships inside its wheel (no network).
+SAMPLES: dict[str, str] = {
+    "astronaut": "astronaut.png",
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "camera": "camera.png",
+    "rocket": "rocket.jpg",
+    "motorcycle": "motorcycle_left.png",
+    "coins": "coins.png",
+    "moon": "moon.png",
+    "hubble": "hubble_deep_field.jpg",
+    "retina": "retina.jpg",
+}
+DEFAULT_SAMPLE = "astronaut"
+
+
+class ImageError(Exception):
+    """An image cannot be read or written; the message is meant for the user."""
+
+
+@dataclass
+class ImageData:
+    """A loaded image: pixels in the project's convention plus what saving it back needs."""
+
+    pixels: np.ndarray
+    bit_depth: int = 8
+    alpha: np.ndarray | None = None
+    source: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.pixels.shape[2])
+
+    @property
+    def is_grayscale(self) -> bool:
+        return self.channels == 1
+
+    def describe(self) -> str:
+        """A short line for the status bar: ``481×321 RGB 8-bit``."""
+        kind = "grayscale" if self.is_grayscale else "RGB"
+        if self.alpha is not None:
+            kind += "A"
+        return f"{self.width}×{self.height} {kind} {self.bit_depth}-bit"
+
+
+def sample_names() -> list[str]:
+    """Names accepted after ``sample:``."""
+    return list(SAMPLES)
+
+
+def sample_path(name: str) -> Path:
+    """The file of a built-in sample image."""
+    import skimage
+
+    if name not in SAMPLES:
+        raise ImageError(f"unknown sample {name!r}; samples: {', '.join(SAMPLES)}")
+    path = Path(skimage.__file__).parent / "data" / SAMPLES[name]
+    if not path.is_file():
+        raise ImageError(f"sample {name!r} is missing from the scikit-image installation ({path})")
+    return path
+
+
+def resolve_source(source: str | os.PathLike[str]) -> Path:
+    """The file behind a path or a ``sample:NAME`` reference."""
+    text = os.fspath(source)
+    if text.startswith(SAMPLE_PREFIX):
+        return sample_path(text[len(SAMPLE_PREFIX) :])
+    return Path(text)
+
+
+def load_image(source: str | os.PathLike[str]) -> ImageData:
+    """Read an image file (or ``sample:NAME``) into the project's convention.
+
+    Raises
+    ------
+    ImageError
+        With a one-line explanation for a missing, unreadable, truncated, corrupt, oversized or
+        unsupported file.
+    """
+    path = resolve_source(source)
+    display = os.fspath(source)
+    if not path.exists():
+        raise ImageError(f"{display}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{display}: is a folder, not an image")
+    suffix = path.suffix.lower()
+    if suffix not in READ_FORMATS:
+        raise ImageError(f"{display}: unsupported format {suffix or '(no extension)'}; supported: {', '.join(READ_FORMATS)}")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # bytes first: works for non-ASCII paths on every OS
+    except OSError as exc:
+        raise ImageError(f"{display}: cannot read ({exc.strerror or exc})") from None
+    if data.size == 0:
+        raise ImageError(f"{display}: the file is empty")
+    is_jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
+    if is_jpeg and b"\xff\xd9" not in data[-4096:].tobytes():
+        # libjpeg fills a truncated file with grey and only warns; a user must be told.
+        raise ImageError(f"{display}: the JPEG file is truncated (no end-of-image marker)")
+    raw = _decode(data, cv2.IMREAD_UNCHANGED, display)
+    if is_jpeg and raw.dtype == np.uint8:
+        # IMREAD_UNCHANGED ignores the EXIF orientation; these flags apply it.
+        gray = raw.ndim == 2 or raw.shape[2] == 1
+        raw = _decode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR, display)
+    pixels, alpha, depth = _to_float(raw, display)
+    return ImageData(pixels=pixels, bit_depth=depth, alpha=alpha, source=str(path))
+
+
+def _decode(data: np.ndarray, flags: int, display: str) -> np.ndarray:
+    try:
+        raw = cv2.imdecode(data, flags)
+    except cv2.error as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
+        raise ImageError(f"{display}: cannot decode the image ({message})") from None
+    if raw is None:
+        raise ImageError(f"{display}: not a readable image (corrupt, truncated or of another format)")
+    if raw.size == 0 or raw.shape[0] == 0 or raw.shape[1] == 0:
+        raise ImageError(f"{display}: the image has no pixels")
+    if raw.shape[0] * raw.shape[1] > MAX_PIXELS:
+        raise ImageError(f"{display}: {raw.shape[1]}×{raw.shape[0]} is larger than the {MAX_PIXELS // 1_000_000} megapixel limit")
+    return raw
+
+
+def _to_float(raw: np.ndarray, display: str) -> tuple[np.ndarray, np.ndarray | None, int]:
+    if raw.dtype == np.uint8:
+        depth, scale = 8, 255.0
+    elif raw.dtype == np.uint16:
+        depth, scale = 16, 65535.0
+    elif raw.dtype in (np.float32, np.float64):
+        depth, scale = 32, 1.0
+    else:
+        raise ImageError(f"{display}: unsupported sample type {raw.dtype}")
+    if raw.ndim == 2:
+        raw = raw[:, :, None]
+    channels = raw.shape[2]
+    alpha = None
+    if channels == 1:
+        colour = raw
+    elif channels == 2:
+        colour, alpha = raw[:, :, :1], raw[:, :, 1].copy()
+    elif channels == 3:
+        colour = raw[:, :, ::-1]
+    elif channels == 4:
+        colour, alpha = raw[:, :, 2::-1], raw[:, :, 3].copy()
+    else:
+        raise ImageError(f"{display}: {channels} channels are not supported")
+    pixels = np.ascontiguousarray(colour, dtype=np.float32) / np.float32(scale)
+    if depth == 32:
+        if not np.all(np.isfinite(pixels)):
+            raise ImageError(f"{display}: the image contains NaN or infinite values")
+        pixels = np.clip(pixels, 0.0, 1.0)
+        depth = 16
+    return pixels, alpha, depth
+
+
+def save_image(
+    path: str | os.PathLike[str],
+    pixels: np.ndarray,
+    *,
+    bit_depth: int = 8,
+    alpha: np.ndarray | None = None,
+    jpeg_quality: int = 95,
+    protected: tuple[str | os.PathLike[str] | None, ...] = (),
+) -> Path:
+    """Write an H×W×C float image in [0, 1] atomically; return the path written.
+
+    ``bit_depth`` 16 is honoured by PNG and TIFF (other formats are written at 8 bits).
+    ``alpha`` (H×W, of the source's type) is written back where the format holds alpha.
+    ``protected`` lists paths that must never be written, such as the input file.
+
+    Raises
+    ------
+    ImageError
+        Unsupported format, a protected target, or a folder that cannot be written.
+    """
+    target = Path(os.fspath(path))
+    suffix = target.suffix.lower()
+    if suffix not in WRITE_FORMATS:
+        raise ImageError(f"{target}: cannot write {suffix or 'a file without extension'}; use one of {', '.join(WRITE_FORMATS)}")
+    for other in protected:
+        if other is not None and _same_file(target, Path(os.fspath(other))):
+            raise ImageError(f"{target}: refusing to overwrite the input image; choose another name")
+    if bit_depth not in (8, 16):
+        raise ImageError(f"bit depth must be 8 or 16, not {bit_depth}")
+    if suffix not in SIXTEEN_BIT_FORMATS:
+        bit_depth = 8
+    encoded_pixels = _to_integer(pixels, bit_depth)
+    if alpha is not None and suffix in ALPHA_FORMATS:
+        a = _match_depth(alpha, bit_depth)
+        if a.shape[:2] != encoded_pixels.shape[:2]:
+            raise ImageError("the alpha channel does not match the image size")
+        encoded_pixels = np.dstack([encoded_pixels, a])
+    params: list[int] = []
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(np.clip(jpeg_quality, 1, 100))]
+    elif suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(np.clip(jpeg_quality, 1, 101))]
+    ok, buffer = cv2.imencode(suffix, encoded_pixels, params)
+    if not ok:
+        raise ImageError(f"{target}: the encoder failed")
+    _write_atomically(target, buffer.tobytes())
+    return target
+
+
+def _to_integer(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ImageError(f"cannot save an array of shape {pixels.shape}")
+    top = 65535.0 if bit_depth == 16 else 255.0
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    scaled = np.rint(np.clip(np.nan_to_num(pixels, nan=0.0), 0.0, 1.0) * top).astype(dtype)
+    if scaled.shape[2] == 3:
+        return np.ascontiguousarray(scaled[:, :, ::-1])
+    return scaled[:, :, 0]
+
+
+def _match_depth(alpha: np.ndarray, bit_depth: int) -> np.ndarray:
+    if bit_depth == 16 and alpha.dtype == np.uint8:
+        return alpha.astype(np.uint16) * 257
+    if bit_depth == 8 and alpha.dtype == np.uint16:
+        return (alpha // 257).astype(np.uint8)
+    if alpha.dtype not in (np.uint8, np.uint16):
+        top = 65535.0 if bit_depth == 16 else 255.0
+        return np.rint(np.clip(alpha, 0, 1) * top).astype(np.uint16 if bit_depth == 16 else np.uint8)
+    return alpha
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _write_atomically(target: Path, payload: bytes) -> None:
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageError(f"{target}: the folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise ImageError(f"{target}: cannot write in {folder} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ImageError(f"{target}: cannot write ({exc.strerror or exc})") from None
+
+
+def write_text_atomically(target: str | os.PathLike[str], text: str) -> Path:
+    """Write a text file (a sidecar, a CSV) the same atomic way as images."""
+    path = Path(os.fspath(target))
+    try:
+        _write_atomically(path, text.encode("utf-8"))
+    except ImageError as exc:
+        raise OSError(str(exc)) from None
+    return path
+
+
+def to_tensor(image: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """H×W×C float array → 1×C×H×W float32 tensor (a copy)."""
+    import torch
+
+    array = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    return torch.from_numpy(array.copy()).unsqueeze(0).to(device)
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """1×C×H×W (or C×H×W) tensor → H×W×C float32 array that owns its memory."""
+    t = tensor.detach()
+    if t.ndim == 4:
+        t = t[0]
+    return np.array(t.float().cpu().numpy().transpose(1, 2, 0), dtype=np.float32, copy=True)
+
+
+def as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """A three-channel view for display or for methods that need colour."""
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels

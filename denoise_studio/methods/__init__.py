@@ -1,0 +1,80 @@
+"""The method registry: one entry per denoiser, loaded lazily.
+
+Importing this package imports no method module (and so no torch, no bm3d); an entry's class is
+imported the first time :meth:`MethodEntry.load` is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from denoise_studio.core.method import Method
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """Where a method lives: ``target`` is ``"module:Class"`` relative to this package."""
+
+    id: str
+    title: str
+    family: str
+    target: str
+
+    def load(self) -> type[Method[Any]]:
+        """Import and return the method class."""
+        module_name, _, class_name = self.target.partition(":")
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        cls: type[Method[Any]] = getattr(module, class_name)
+        if cls.id != self.id:
+            raise RuntimeError(f"registry entry {self.id!r} points at a class whose id is {cls.id!r}")
+        return cls
+
+    def create(self) -> Method[Any]:
+        """A new instance of the method."""
+        return self.load()()
+
+
+_ENTRIES: tuple[MethodEntry, ...] = (
+    MethodEntry("gaussian", "Gaussian blur", "Classical", "classical:GaussianBlur"),
+    MethodEntry("median", "Median filter", "Classical", "classical:Median"),
+    MethodEntry("bilateral", "Bilateral filter", "Classical", "classical:Bilateral"),
+    MethodEntry("nlm", "Non-local means", "Classical", "classical:NLM"),
+    MethodEntry("bm3d", "BM3D", "Classical", "classical:BM3D"),
+    MethodEntry("tv", "Total variation (Chambolle)", "Classical", "classical:TotalVariation"),
+    MethodEntry("wavelet", "Wavelet shrinkage (BayesShrink)", "Classical", "classical:Wavelet"),
+)
+
+
+def _build(entries: tuple[MethodEntry, ...]) -> dict[str, MethodEntry]:
+    registry: dict[str, MethodEntry] = {}
+    for entry in entries:
+        if entry.id in registry:
+            raise ValueError(f"duplicate method id {entry.id!r}")
+        registry[entry.id] = entry
+    return registry
+
+
+REGISTRY: dict[str, MethodEntry] = _build(_ENTRIES)
+
+
+class UnknownMethodError(KeyError):
+    """No method has this id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def get_entry(method_id: str) -> MethodEntry:
+    """The registry entry of ``method_id``; :class:`UnknownMethodError` lists the known ids."""
+    try:
+        return REGISTRY[method_id]
+    except KeyError:
+        raise UnknownMethodError(f"unknown method {method_id!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def create_method(method_id: str) -> Method[Any]:
+    """A new instance of the method registered as ``method_id``."""
+    return get_entry(method_id).create()

@@ -1,0 +1,41 @@
+"""Shared fixtures. Qt is told to render offscreen before anything imports it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+from denoise_studio.core.image import load_image
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """The built-in astronaut sample, 512×512 RGB."""
+    return load_image("sample:astronaut").pixels
+
+
+@pytest.fixture
+def odd_rgb(astronaut: np.ndarray) -> np.ndarray:
+    """A deliberately odd-sized 37×31 RGB crop of a real image (rows × columns = 31 × 37)."""
+    return np.ascontiguousarray(astronaut[100:131, 200:237])
+
+
+@pytest.fixture
+def small_rgb(astronaut: np.ndarray) -> np.ndarray:
+    """A 64×64 RGB crop of a real image with both texture and flat regions."""
+    return np.ascontiguousarray(astronaut[40:104, 180:244])
+
+
+@pytest.fixture
+def small_gray() -> np.ndarray:
+    """A 64×64 grayscale crop of the camera sample (H×W×1)."""
+    return np.ascontiguousarray(load_image("sample:camera").pixels[100:164, 200:264])
