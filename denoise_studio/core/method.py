@@ -68,7 +68,8 @@ class RunContext:
     """What a run needs besides its input and parameters.
 
     ``reference`` is the clean image when the caller has one: a method may report PSNR against
-    it on its curve, but never uses it to compute its result.
+    it on its curve, but never uses it to compute its result. ``device`` is a torch device
+    string ("cpu", "cuda", "cuda:1", "mps").
     """
 
     seed: int = 0
@@ -76,6 +77,9 @@ class RunContext:
     reference: np.ndarray | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     resume_event: threading.Event = field(default_factory=threading.Event)
+    # An iterate store (core.history.IterateHistory) when the caller wants iterative methods
+    # to keep their outputs for the DIP time machine; None otherwise.
+    history: Any = None
 
     def __post_init__(self) -> None:
         self.resume_event.set()
