@@ -1,0 +1,62 @@
+"""Sidecar records: named after the export, atomic, complete, readable back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_studio.core.sidecar import SidecarError, build_record, read_sidecar, sidecar_path, write_sidecar
+
+
+def test_sidecar_is_named_after_the_image(tmp_path: Path) -> None:
+    assert sidecar_path(tmp_path / "result.png") == tmp_path / "result.png.json"
+
+
+def test_record_round_trip(tmp_path: Path) -> None:
+    record = build_record(
+        input_path="sample:astronaut",
+        method_id="bm3d",
+        params={"sigma": None, "profile": "np"},
+        seed=7,
+        device="cpu",
+        metrics={"psnr": np.float32(30.5), "ssim": float("nan")},
+        weights={"file": "x.safetensors", "sha256": "ab" * 32},
+        extra={"noise": {"model": "gaussian", "sigma": 25}},
+    )
+    for key in ("denoise_studio", "python", "numpy", "opencv", "platform"):
+        assert key in record["versions"]
+    assert ("torch" in record["versions"]) == ("torch" in sys.modules)
+    assert record["created"].endswith("+00:00")
+    written = write_sidecar(tmp_path / "result.png", record)
+    assert written == tmp_path / "result.png.json"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    back = read_sidecar(written)
+    assert back == json.loads(json.dumps(record))
+    assert back["input"] == "sample:astronaut"
+    assert back["seed"] == 7 and back["params"] == {"sigma": None, "profile": "np"}
+    assert back["metrics"]["psnr"] == pytest.approx(30.5) and back["metrics"]["ssim"] is None
+    # The image path itself finds its sidecar.
+    assert read_sidecar(tmp_path / "result.png") == back
+
+
+def test_input_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    record = build_record(input_path="in.png", method_id="nlm", params={}, seed=0, device="cpu", metrics=None)
+    assert record["input"] == str((tmp_path / "in.png").resolve())
+
+
+def test_bad_sidecars_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(SidecarError, match="no such"):
+        read_sidecar(tmp_path / "missing.png.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(SidecarError, match="not valid JSON"):
+        read_sidecar(bad)
+    other = tmp_path / "other.json"
+    other.write_text('{"a": 1}')
+    with pytest.raises(SidecarError, match="not a Denoise Studio sidecar"):
+        read_sidecar(other)
