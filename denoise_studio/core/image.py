@@ -25,6 +25,10 @@ os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
 import cv2  # noqa: E402
 
+# A corrupt file is reported to the user as an ImageError; OpenCV's own log lines would only
+# repeat it on stderr.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
 if TYPE_CHECKING:
     import torch
 
@@ -154,8 +158,9 @@ def _decode(data: np.ndarray, flags: int, display: str) -> np.ndarray:
     try:
         raw = cv2.imdecode(data, flags)
     except cv2.error as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
-        raise ImageError(f"{display}: cannot decode the image ({message})") from None
+        if "MAX_IMAGE_PIXELS" in str(exc):
+            raise ImageError(f"{display}: the header claims more than {MAX_PIXELS // 1_000_000} megapixels; refusing to decode it") from None
+        raise ImageError(f"{display}: cannot decode the image (corrupt or unsupported content)") from None
     if raw is None:
         raise ImageError(f"{display}: not a readable image (corrupt, truncated or of another format)")
     if raw.size == 0 or raw.shape[0] == 0 or raw.shape[1] == 0:

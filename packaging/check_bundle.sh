@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Check a built bundle headlessly: it lists its methods, denoises a built-in sample with
+# non-local means and BM3D, and renders its window offscreen to a screenshot.
+set -euo pipefail
+bundle="${1:-dist/denoise-studio}"
+exe="$bundle/denoise-studio"
+out="$(mktemp -d)"
+export QT_QPA_PLATFORM=offscreen
+"$exe" --version
+"$exe" methods | head -n 5
+"$exe" denoise sample:astronaut -o "$out/astronaut-nlm.png" -m nlm --json
+test -s "$out/astronaut-nlm.png" && test -s "$out/astronaut-nlm.png.json"
+"$exe" gui sample:chelsea --method bilateral --noise-sigma 25 --screenshot "$out/window.png"
+test -s "$out/window.png"
+echo "bundle OK: $bundle (outputs in $out)"
