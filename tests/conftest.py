@@ -8,6 +8,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Fuzz and property tests are derandomised: the same cases on every run, in CI and here.
+settings.register_profile("default", derandomize=True, max_examples=60, print_blob=True)
+settings.register_profile("thorough", derandomize=False, max_examples=2000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 from denoise_studio.core.image import load_image
 
