@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # name → (module, one-line help). Modules are imported lazily: `denoise-studio methods` must not
 # pay for torch or Qt.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "replay": ("denoise_studio.replay", "reproduce an exported result from its JSON sidecar"),
 }
 
 
