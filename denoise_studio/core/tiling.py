@@ -3,10 +3,16 @@
 A network declares what input sizes it accepts (:class:`SizeRequirements`); the code that calls
 it pads the image by reflection with :func:`pad_to_requirements` and crops the result back with
 :func:`crop_padding`. Methods never check ``% 8`` themselves.
+
+Large images are denoised tile by tile (:func:`iter_tiled`): overlapping tiles, each padded to
+the network's requirements, blended with feathered weights so that no seam shows, with a report
+after every tile so that the caller can show progress and cancel between tiles.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,3 +65,173 @@ def crop_padding(image: np.ndarray, pad: Padding) -> np.ndarray:
     """Undo :func:`pad_to_requirements` on an H×W[×C] array (or the last two axes of a tensor-like)."""
     h, w = image.shape[:2]
     return image[pad.top : h - pad.bottom, pad.left : w - pad.right]
+
+
+# --------------------------------------------------------------------------------------------
+# Tiled inference: overlapping tiles, feathered blending, progress per tile.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of an image: rows ``top:top+height`` and columns ``left:left+width``."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.top, self.top + self.height), slice(self.left, self.left + self.width)
+
+
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    step = max(1, tile - overlap)
+    starts = list(range(0, size - tile, step))
+    starts.append(size - tile)  # the last tile is flush with the border: every tile is full size
+    return starts
+
+
+def plan_tiles(height: int, width: int, tile_size: int, overlap: int) -> list[Tile]:
+    """Overlapping tiles of side ``tile_size`` covering an image, row by row.
+
+    Neighbouring tiles overlap by at least ``overlap`` pixels; the last tile of a row or column
+    is moved back to end at the border, so every tile has the full size unless the image is
+    smaller than a tile. ``tile_size <= 0`` means one tile for the whole image.
+    """
+    if tile_size <= 0 or (height <= tile_size and width <= tile_size):
+        return [Tile(0, 0, height, width)]
+    if overlap < 0 or overlap >= tile_size:
+        raise ValueError(f"overlap must be in [0, tile_size), got {overlap} for tiles of {tile_size}")
+    th, tw = min(tile_size, height), min(tile_size, width)
+    return [Tile(t, s, th, tw) for t in _starts(height, tile_size, overlap) for s in _starts(width, tile_size, overlap)]
+
+
+def feather_ramp(overlap: int) -> np.ndarray:
+    """Blending weights for the ``overlap`` pixels next to a tile edge, edge first.
+
+    The weight is zero for the outer quarter of the overlap (where a network's zero padding at the
+    tile edge spoils its output), rises linearly over the middle half, and is one for the inner
+    quarter. Two tiles overlapping by ``overlap`` therefore always have a positive total weight,
+    and a network whose receptive-field radius is below ``overlap / 4`` gives exactly the result
+    of whole-image inference.
+    """
+    d = np.arange(overlap, dtype=np.float32)
+    return np.clip((d + 0.5 - overlap / 4.0) / max(overlap / 2.0, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def feather_weights(tile: Tile, height: int, width: int, overlap: int) -> np.ndarray:
+    """The H×W weight of one tile: ramps on the sides that lie inside the image, one elsewhere."""
+    wy = np.ones(tile.height, dtype=np.float32)
+    wx = np.ones(tile.width, dtype=np.float32)
+    if overlap > 0:
+        ramp_y = feather_ramp(min(overlap, tile.height))
+        ramp_x = feather_ramp(min(overlap, tile.width))
+        if tile.top > 0:
+            wy[: ramp_y.size] = np.minimum(wy[: ramp_y.size], ramp_y)
+        if tile.top + tile.height < height:
+            wy[tile.height - ramp_y.size :] = np.minimum(wy[tile.height - ramp_y.size :], ramp_y[::-1])
+        if tile.left > 0:
+            wx[: ramp_x.size] = np.minimum(wx[: ramp_x.size], ramp_x)
+        if tile.left + tile.width < width:
+            wx[tile.width - ramp_x.size :] = np.minimum(wx[tile.width - ramp_x.size :], ramp_x[::-1])
+    return wy[:, None] * wx[None, :]
+
+
+class TileBlender:
+    """Accumulates weighted tile outputs (several named H×W×C outputs) into whole images."""
+
+    def __init__(self, height: int, width: int, overlap: int) -> None:
+        self.height, self.width, self.overlap = height, width, overlap
+        self._sums: dict[str, np.ndarray] = {}
+        self._weight = np.zeros((height, width), dtype=np.float32)
+
+    def add(self, tile: Tile, outputs: dict[str, np.ndarray]) -> None:
+        """Blend in the outputs computed for ``tile`` (each ``tile.height × tile.width × C``)."""
+        w = feather_weights(tile, self.height, self.width, self.overlap)
+        rows, cols = tile.slices
+        for name, out in outputs.items():
+            if out.shape[:2] != (tile.height, tile.width):
+                raise ValueError(f"output {name!r} has shape {out.shape[:2]}, tile is {tile.height}×{tile.width}")
+            out3 = out if out.ndim == 3 else out[:, :, None]
+            acc = self._sums.get(name)
+            if acc is None:
+                acc = self._sums[name] = np.zeros((self.height, self.width, out3.shape[2]), dtype=np.float32)
+            acc[rows, cols] += out3 * w[:, :, None]
+        self._weight[rows, cols] += w
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._sums)
+
+    def result(self, name: str, fallback: np.ndarray | None = None) -> np.ndarray:
+        """The blended output; pixels no tile has reached yet come from ``fallback`` (or are 0)."""
+        acc = self._sums[name]
+        covered = self._weight > 0
+        out = np.zeros_like(acc) if fallback is None else np.array(fallback, dtype=np.float32, copy=True)
+        if out.ndim == 2:
+            out = out[:, :, None]
+        out[covered] = acc[covered] / self._weight[covered][:, None]
+        return out
+
+
+@dataclass
+class TileProgress:
+    """A report of :func:`iter_tiled`: tile ``index`` (1-based) of ``total`` is done."""
+
+    index: int
+    total: int
+    tile: Tile
+    blender: TileBlender
+
+
+def iter_tiled(
+    fn: Callable[[np.ndarray], dict[str, np.ndarray]],
+    image: np.ndarray,
+    tile_size: int,
+    overlap: int,
+    req: SizeRequirements = SizeRequirements(),
+) -> Iterator[TileProgress]:
+    """Run ``fn`` tile by tile over an H×W×C image and blend its outputs; yield after each tile.
+
+    ``fn`` receives a tile padded (by reflection) to satisfy ``req`` and returns named outputs of
+    the padded size, which are cropped back before blending. The caller can stop between tiles
+    by not asking for the next one; after the last report ``blender.result(name)`` is complete.
+    ``tile_size`` is rounded down to a multiple of ``req.multiple_of`` (and at least its minimum).
+    """
+    height, width = image.shape[:2]
+    if tile_size > 0:
+        tile_size = max(req.padded_size(1), tile_size // req.multiple_of * req.multiple_of)
+        overlap = min(overlap, tile_size // 2)
+    tiles = plan_tiles(height, width, tile_size, overlap)
+    blender = TileBlender(height, width, overlap if len(tiles) > 1 else 0)
+    for index, tile in enumerate(tiles, start=1):
+        padded, pad = pad_to_requirements(image[tile.slices], req)
+        outputs = fn(np.ascontiguousarray(padded))
+        blender.add(tile, {name: crop_padding(out, pad) for name, out in outputs.items()})
+        yield TileProgress(index, len(tiles), tile, blender)
+
+
+def choose_tile_size(
+    bytes_per_pixel: float,
+    available_bytes: int,
+    req: SizeRequirements = SizeRequirements(),
+    fraction: float = 0.25,
+    minimum: int = 64,
+    maximum: int = 2048,
+) -> int:
+    """The side of the largest square tile whose working memory fits in a share of what is free.
+
+    ``bytes_per_pixel`` is the network's peak inference memory per input pixel; ``fraction`` of
+    ``available_bytes`` is the budget. The side is clamped to ``[minimum, maximum]`` (the cap
+    bounds the peak memory on a large photograph even where much is free) and rounded down to
+    a multiple of ``req.multiple_of``.
+    """
+    if bytes_per_pixel <= 0:
+        raise ValueError("bytes_per_pixel must be positive")
+    side = int(math.sqrt(max(available_bytes, 0) * fraction / bytes_per_pixel))
+    side = min(max(side, minimum), maximum)
+    return max(req.padded_size(1), side // req.multiple_of * req.multiple_of)

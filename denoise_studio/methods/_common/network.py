@@ -1,0 +1,355 @@
+"""The shared base of every trained-network method: weights, device, tiles, ensembles.
+
+A network method module defines its :class:`~denoise_studio.core.network.NetworkSpec` as the
+module attribute ``NETWORK`` and a method class deriving from :class:`NetworkMethod`, whose
+parameters derive from :class:`NetworkParams`::
+
+    @dataclass(frozen=True)
+    class InvDNParams(NetworkParams):
+        samples: int = param(1, minimum=1, maximum=32, title="Latent samples")
+
+    class InvDN(NetworkMethod[InvDNParams]):
+        id, title, family, Params = "invdn", "InvDN", "Self-supervised", InvDNParams
+
+        def ensemble_passes(self, params: InvDNParams) -> int:   # optional: a stochastic ensemble
+            return params.samples
+
+    NETWORK = InvDNSpec()
+
+Everything else is done here: finding the weights (shipped in ``resources/weights`` or trained
+by the user; see ``core/weights.py``), choosing the device (CUDA, MPS, CPU; ``ctx.device``
+overrides, ``"auto"`` picks), tiled inference with one snapshot per tile and a cancel between
+tiles, the ×8 flip-and-rotate self-ensemble (a parameter of every network method), the method's
+own stochastic ensemble (K passes with one seeded generator → mean, and the per-pixel standard
+deviation in ``snapshot.maps["uncertainty"]``), and the retreat from a GPU out-of-memory error
+to smaller tiles and then to the CPU, with a message.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+
+from denoise_studio.core.device import (
+    DeviceError,
+    available_memory,
+    is_out_of_memory,
+    make_generator,
+    release_cached_memory,
+    resolve_device,
+)
+from denoise_studio.core.ensemble import RunningMoments, self_ensemble_x8
+from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
+from denoise_studio.core.network import NetworkSpec
+from denoise_studio.core.params import Params, param
+from denoise_studio.core.tiling import choose_tile_size, iter_tiled
+from denoise_studio.core.weights import ModelCard, WeightsEntry, WeightsError, find_weights, list_weights, load_network
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+AUTO_WEIGHTS = "auto"
+# Below this tile side a GPU out-of-memory error sends the run to the CPU instead.
+MIN_GPU_TILE = 64
+
+
+@dataclass(frozen=True)
+class NetworkParams(Params):
+    """Parameters every network method has; a method's own Params derive from this class."""
+
+    weights: str = param(
+        AUTO_WEIGHTS,
+        title="Weights",
+        description="which trained weights to use: 'auto' (the first available: shipped, then your own), a name from the list, or a .safetensors path",
+    )
+    self_ensemble: bool = param(
+        False,
+        title="×8 self-ensemble",
+        description="average the results on the 8 flips and rotations of the image (8× slower, usually a little better)",
+    )
+    tile_size: int = param(
+        0,
+        minimum=0,
+        maximum=8192,
+        step=64,
+        title="Tile size",
+        description="side of the tiles the image is processed in; 0 chooses it from the free memory",
+        advanced=True,
+    )
+    tile_overlap: int = param(
+        32,
+        minimum=0,
+        maximum=512,
+        step=8,
+        title="Tile overlap",
+        description="pixels shared by neighbouring tiles, blended with feathered weights so no seam shows",
+        advanced=True,
+    )
+
+
+NP = TypeVar("NP", bound=NetworkParams)
+
+
+class NetworkMethod(Method[NP]):
+    """Inference for a trained network; subclasses only name themselves and their Params.
+
+    Hooks a subclass may override: :meth:`ensemble_passes` (the number K of stochastic passes,
+    default 1) and :meth:`forward` (one pass on a padded tile; the default calls
+    ``NETWORK.denoise``).
+    """
+
+    family: ClassVar[str] = "Supervised"
+    Params: ClassVar[type[Params]] = NetworkParams
+
+    def __init__(self) -> None:
+        self._random: tuple[int, str] | None = None
+        self._cache: tuple[tuple[Any, ...], nn.Module, ModelCard | None] | None = None
+        # Declared by the spec; the instance attribute shadows Method's default.
+        self.size_requirements = self.spec().size_requirements  # type: ignore[misc]
+
+    # ---------------------------------------------------------------------------------- weights
+
+    @classmethod
+    def spec(cls) -> NetworkSpec:
+        """The ``NETWORK`` spec of the module that defines this method."""
+        spec = getattr(sys.modules[cls.__module__], "NETWORK", None)
+        if not isinstance(spec, NetworkSpec):
+            raise TypeError(f"{cls.__module__} must define NETWORK = <a NetworkSpec instance>")
+        return spec
+
+    @classmethod
+    def available_weights(cls) -> list[WeightsEntry]:
+        """The weights on disk for this method (shipped first, then the user's), with cards."""
+        return list_weights(cls.id)
+
+    def use_random_weights(self, seed: int = 0, config: str = "lite") -> None:
+        """Run with a randomly initialised network (for tests and structure checks only).
+
+        This is not offered to users: the output of an untrained network is meaningless. It
+        overrides the ``weights`` parameter until the method object is discarded.
+        """
+        self.spec().check_config(config)
+        self._random = (int(seed), config)
+        self._cache = None
+
+    def availability(self) -> str | None:
+        if self._random is not None or self.available_weights():
+            return None
+        return (
+            f"no trained weights for {self.id}: train some with "
+            f"`denoise-studio train {self.id} --clean DIR --config lite --minutes N`"
+        )
+
+    def resolve_weights(self, params: NP) -> WeightsEntry:
+        """The weights entry the ``weights`` parameter names (``auto``: the first available)."""
+        if params.weights == AUTO_WEIGHTS:
+            entries = self.available_weights()
+            if not entries:
+                raise WeightsError(self.availability() or f"no weights for {self.id}")
+            return entries[0]
+        return find_weights(self.id, params.weights)
+
+    def _cache_name(self) -> str:
+        if self._cache is None:
+            return ""
+        key = self._cache[0]
+        return f"random (seed {key[1]}, {key[2]})" if key[0] == "random" else Path(key[1]).stem
+
+    def load_network(self, params: NP, device: str, channels: int) -> tuple[nn.Module, ModelCard | None]:
+        """The network on ``device`` in eval mode, and its card (``None`` for random weights)."""
+        import torch
+
+        if self._random is not None:
+            seed, config = self._random
+            key: tuple[Any, ...] = ("random", seed, config, channels, device)
+        else:
+            entry = self.resolve_weights(params)
+            key = ("file", str(entry.path), entry.path.stat().st_mtime_ns, device)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        self._cache = None
+        if self._random is not None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = self.spec().build(config, channels)
+            net, card = net.to(device).eval(), None
+        else:
+            net, card = load_network(entry.path, self.spec(), device=device)
+        self._cache = (key, net, card)
+        return net, card
+
+    # ---------------------------------------------------------------------------------- hooks
+
+    def ensemble_passes(self, params: NP) -> int:
+        """How many stochastic passes to average (1 for a deterministic network)."""
+        return 1
+
+    def forward(self, net: nn.Module, x: torch.Tensor, params: NP, generator: torch.Generator | None) -> torch.Tensor:
+        """One pass on a 1×C×H×W tile that satisfies the size requirements."""
+        return self.spec().denoise(net, x, generator)
+
+    def bytes_per_pixel(self, net: nn.Module, channels: int) -> float:
+        """Peak inference memory per input pixel, for choosing the tile size.
+
+        The spec may declare ``inference_bytes_per_pixel``; otherwise it is estimated as eight
+        float32 feature maps of the widest layer (inputs, outputs and a residual or two alive at
+        once), which errs on the safe side for convolutional networks.
+        """
+        declared = getattr(self.spec(), "inference_bytes_per_pixel", None)
+        if declared:
+            return float(declared)
+        width = channels
+        for module in net.modules():
+            for attr in ("out_channels", "out_features"):
+                value = getattr(module, attr, None)
+                if isinstance(value, int):
+                    width = max(width, value)
+        return 8.0 * 4.0 * width
+
+    # ---------------------------------------------------------------------------------- run
+
+    def run(self, noisy: np.ndarray, params: NP, ctx: RunContext) -> Iterator[Snapshot]:
+        try:
+            device = resolve_device(ctx.device)
+        except DeviceError as exc:
+            raise MethodError(str(exc)) from None
+        net, card = self.load_network(params, device, noisy.shape[2])
+        net_channels = card.channels if card is not None else noisy.shape[2]
+        tile = params.tile_size or self._auto_tile(net, net_channels, device)
+        messages: list[str] = []
+        while True:
+            try:
+                yield from self._run_tiles(net, card, noisy, params, ctx, device, tile, messages)
+                return
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                if device == "cpu":
+                    raise MethodError(f"{self.id}: out of memory on the CPU with tiles of {tile} px; set a smaller tile size") from None
+                release_cached_memory(device)
+                side = min(tile, max(noisy.shape[:2])) if tile > 0 else max(noisy.shape[:2])
+                if side // 2 >= MIN_GPU_TILE:
+                    tile = side // 2
+                    messages.append(f"{device} ran out of memory: retrying with {tile}-px tiles")
+                else:
+                    messages.append(f"{device} ran out of memory even with small tiles: running on the CPU")
+                    device = "cpu"
+                    net, card = self.load_network(params, device, noisy.shape[2])
+                yield Snapshot(0, 1, message=messages[-1])
+
+    def _auto_tile(self, net: nn.Module, channels: int, device: str) -> int:
+        return choose_tile_size(self.bytes_per_pixel(net, channels), available_memory(device), self.size_requirements)
+
+    def _run_tiles(
+        self,
+        net: nn.Module,
+        card: ModelCard | None,
+        noisy: np.ndarray,
+        params: NP,
+        ctx: RunContext,
+        device: str,
+        tile: int,
+        messages: list[str],
+    ) -> Iterator[Snapshot]:
+        import torch
+
+        passes = self.ensemble_passes(params)
+        if passes < 1:
+            raise MethodError(f"{self.id}: the number of ensemble passes must be at least 1")
+        generator = make_generator(device, ctx.seed)
+        net_channels = card.channels if card is not None else noisy.shape[2]
+
+        def one_pass(x: torch.Tensor) -> torch.Tensor:
+            return self.forward(net, x, params, generator)
+
+        def process(tile_pixels: np.ndarray) -> dict[str, np.ndarray]:
+            x = _to_network(_to_batch(tile_pixels, device), net_channels)
+            moments = RunningMoments()
+            with torch.no_grad():
+                for _ in range(passes):
+                    out = self_ensemble_x8(one_pass, x) if params.self_ensemble else one_pass(x)
+                    moments.add(out)
+            mean = _from_network(moments.mean, tile_pixels.shape[2])
+            result = {"image": _from_batch(mean)}
+            if passes > 1:
+                spread = _from_network(moments.std(), tile_pixels.shape[2])
+                result["uncertainty"] = _from_batch(spread.mean(dim=1, keepdim=True))
+            return result
+
+        # Rotated tiles (×8 ensemble) swap height and width; both meet the requirements once padded.
+        requirements = self.size_requirements
+        overlap = params.tile_overlap
+        blender = None
+        done = 0
+        total = 1
+        info: dict[str, Any] = {
+            "weights": self._cache_name(),
+            "device": device,
+            "tile_size": tile,
+            "passes": passes,
+        }
+        for progress in iter_tiled(process, noisy, tile, overlap, requirements):
+            blender, done, total = progress.blender, progress.index, progress.total
+            info["tiles"] = total
+            if ctx.stop_requested:
+                break
+            if done < total:
+                snap_image = np.clip(blender.result("image", fallback=noisy), 0.0, 1.0)
+                yield Snapshot(done, total, image=snap_image, message=f"{self.title}: tile {done}/{total}", info=dict(info))
+        if blender is None:
+            # Stopped before the first tile finished: the unchanged input is the current result.
+            yield Snapshot(0, total, image=noisy.astype(np.float32, copy=True), final=True, message="stopped", info=info)
+            return
+        image = np.clip(blender.result("image", fallback=noisy), 0.0, 1.0).astype(np.float32)
+        maps: dict[str, np.ndarray] = {}
+        if "uncertainty" in blender.names:
+            maps["uncertainty"] = blender.result("uncertainty")[:, :, 0].astype(np.float32)
+        message = "; ".join(messages + ([f"stopped after tile {done}/{total}"] if done < total else []))
+        yield Snapshot(done, total, image=image, final=True, maps=maps, message=message, info=info)
+
+
+def _to_batch(pixels: np.ndarray, device: str) -> torch.Tensor:
+    import torch
+
+    array = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
+    return torch.from_numpy(array).unsqueeze(0).to(device)
+
+
+def _from_batch(tensor: torch.Tensor) -> np.ndarray:
+    return np.array(tensor.detach()[0].float().cpu().numpy().transpose(1, 2, 0), dtype=np.float32, copy=True)
+
+
+def _to_network(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Fit a 1×C×H×W image to a network's channel count.
+
+    A grey image goes to a colour network as three equal channels; a colour image goes to a
+    grey network one channel at a time, as a batch of three.
+    """
+    c = x.shape[1]
+    if c == channels:
+        return x
+    if c == 1 and channels == 3:
+        return x.expand(-1, 3, -1, -1).contiguous()
+    if c == 3 and channels == 1:
+        return x.transpose(0, 1).contiguous()
+    raise MethodError(f"cannot give a {c}-channel image to a {channels}-channel network")
+
+
+def _from_network(y: torch.Tensor, channels: int) -> torch.Tensor:
+    """Undo :func:`_to_network` on the network's output."""
+    if y.shape[0] == 1 and y.shape[1] == channels:
+        return y
+    if channels == 1:
+        return y.mean(dim=1, keepdim=True)
+    return y.transpose(0, 1).contiguous()
+
+
+def weights_card_text(entry: WeightsEntry) -> str:
+    """The model card of a weights entry as text (for the window's tool tip)."""
+    return f"{entry.label}\n{Path(entry.path)}\n{entry.card.summary()}"
