@@ -46,6 +46,8 @@ _ENTRIES: tuple[MethodEntry, ...] = (
     MethodEntry("tv", "Total variation (Chambolle)", "Classical", "classical:TotalVariation"),
     MethodEntry("wavelet", "Wavelet shrinkage (BayesShrink)", "Classical", "classical:Wavelet"),
     MethodEntry("invdn", "InvDN", "Supervised", "invdn:InvDN"),
+    MethodEntry("formresnet", "FormResNet", "Supervised", "formresnet:FormResNet"),
+    MethodEntry("diffresnet", "DiffResNet", "Supervised", "formresnet:DiffResNet"),
 )
 
 

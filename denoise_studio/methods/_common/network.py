@@ -106,6 +106,9 @@ class NetworkMethod(Method[NP]):
 
     family: ClassVar[str] = "Supervised"
     Params: ClassVar[type[Params]] = NetworkParams
+    # The module attribute that holds the spec; a module defining two methods (FormResNet and
+    # DiffResNet) gives the second one another name.
+    network_attr: ClassVar[str] = "NETWORK"
 
     def __init__(self) -> None:
         self._random: tuple[int, str] | None = None
@@ -117,10 +120,12 @@ class NetworkMethod(Method[NP]):
 
     @classmethod
     def spec(cls) -> NetworkSpec:
-        """The ``NETWORK`` spec of the module that defines this method."""
-        spec = getattr(sys.modules[cls.__module__], "NETWORK", None)
+        """The ``NETWORK`` spec of the module that defines this method (see ``network_attr``)."""
+        spec = getattr(sys.modules[cls.__module__], cls.network_attr, None)
         if not isinstance(spec, NetworkSpec):
-            raise TypeError(f"{cls.__module__} must define NETWORK = <a NetworkSpec instance>")
+            raise TypeError(f"{cls.__module__} must define {cls.network_attr} = <a NetworkSpec instance>")
+        if spec.method_id != cls.id:
+            raise TypeError(f"{cls.__module__}.{cls.network_attr} is the spec of {spec.method_id!r}, not {cls.id!r}")
         return spec
 
     @classmethod
