@@ -520,6 +520,7 @@ class InvDN(NetworkMethod[InvDNParams]):
     title = "InvDN"
     family = "Supervised"
     Params = InvDNParams
+    size_requirements = NETWORK.size_requirements
     description = "Invertible denoising network: a clean ×4 smaller image plus a resampled latent, inverted (CVPR 2021)"
 
     def __init__(self) -> None:
