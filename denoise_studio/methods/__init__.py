@@ -48,6 +48,8 @@ _ENTRIES: tuple[MethodEntry, ...] = (
     MethodEntry("invdn", "InvDN", "Supervised", "invdn:InvDN"),
     MethodEntry("formresnet", "FormResNet", "Supervised", "formresnet:FormResNet"),
     MethodEntry("diffresnet", "DiffResNet", "Supervised", "formresnet:DiffResNet"),
+    MethodEntry("masked", "Masked Image Training", "Supervised", "masked:MaskedDenoiser"),
+    MethodEntry("masked_baseline", "Masked Image Training: unmasked baseline", "Supervised", "masked:MaskedBaseline"),
 )
 
 

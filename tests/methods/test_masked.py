@@ -252,3 +252,53 @@ def test_grayscale_network() -> None:
 
 def test_module_exposes_network() -> None:
     assert masked.NETWORK is NETWORK
+
+
+# ---------------------------------------------------------------------------- the methods
+
+
+def _method(method_id: str):  # type: ignore[no-untyped-def]
+    from denoise_studio.methods import create_method
+
+    method = create_method(method_id)
+    method.use_random_weights(seed=0, config="lite")
+    return method
+
+
+def test_registry_entries_and_specs() -> None:
+    from denoise_studio.methods import get_entry
+    from denoise_studio.methods.masked import MaskedBaseline, MaskedDenoiser
+
+    assert get_entry("masked").load() is MaskedDenoiser
+    assert get_entry("masked_baseline").load() is MaskedBaseline
+    assert MaskedDenoiser.spec() is NETWORK and MaskedBaseline.spec() is NETWORK_BASELINE
+    assert MaskedDenoiser.family == MaskedBaseline.family == "Supervised"
+
+
+def test_method_on_odd_image_with_passes_gives_uncertainty(odd_rgb: np.ndarray) -> None:
+    from denoise_studio.core.method import RunContext, run_to_end
+
+    method = _method("masked")
+    params = method.Params(passes=3)
+    a = run_to_end(method, odd_rgb, params, RunContext(seed=4))
+    b = run_to_end(method, odd_rgb, params, RunContext(seed=4))
+    c = run_to_end(method, odd_rgb, params, RunContext(seed=5))
+    assert a.image is not None and b.image is not None and c.image is not None
+    assert a.image.shape == odd_rgb.shape and a.image.dtype == np.float32
+    np.testing.assert_array_equal(a.image, b.image)
+    assert not np.array_equal(a.image, c.image)
+    spread = a.maps["uncertainty"]
+    assert spread.shape == odd_rgb.shape[:2] and float(spread.min()) >= 0 and float(spread.mean()) > 0
+    single = run_to_end(method, odd_rgb, method.Params(passes=1), RunContext(seed=4))
+    assert "uncertainty" not in single.maps
+
+
+def test_baseline_method_is_deterministic_whatever_the_seed(odd_rgb: np.ndarray) -> None:
+    from denoise_studio.core.method import RunContext, run_to_end
+
+    method = _method("masked_baseline")
+    a = run_to_end(method, odd_rgb, None, RunContext(seed=1))
+    b = run_to_end(method, odd_rgb, None, RunContext(seed=2))
+    assert a.image is not None and b.image is not None
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.image.shape == odd_rgb.shape
