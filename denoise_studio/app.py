@@ -1,0 +1,168 @@
+"""The application entry point: QApplication, theme, pyqtgraph options and the main window.
+
+``main()`` is the ``denoise-studio-gui`` script; ``add_arguments``/``run`` are the
+``denoise-studio gui`` sub-command::
+
+    denoise-studio gui [IMAGE] [--screenshot OUT.png] [--method ID] [--noise-sigma S]
+                       [--noise MODEL] [--seed N] [--param key=value ...] [--mode MODE]
+
+With ``--screenshot`` the window opens (offscreen when there is no display), runs the method to
+completion, renders the whole window to OUT.png and exits: the README's screenshots are made so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+SCREENSHOT_SIZE = (1600, 1000)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", nargs="?", default=None, help="image file or sample:NAME (default: a built-in sample)")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="run, render the window to OUT.png and exit")
+    parser.add_argument("--method", "-m", metavar="ID", help="method to select (and run, with --screenshot)")
+    parser.add_argument("--noise-sigma", type=float, metavar="S", help="add synthetic noise of this σ (0–255) first")
+    parser.add_argument("--noise", default="gaussian", metavar="MODEL", help="noise model for --noise-sigma (default gaussian)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the run")
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="a method parameter (repeatable)")
+    parser.add_argument("--mode", choices=("split", "side", "blink", "difference"), help="compare mode of the viewer")
+    parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size of a screenshot, WxH")
+    parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for the run of a screenshot, seconds")
+
+
+def _parse_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    from denoise_studio.cli import UserError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--param expects key=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def create_application(argv: Sequence[str] | None = None, offscreen: bool = False):  # type: ignore[no-untyped-def]
+    """The QApplication with the studio's theme (created once)."""
+    if offscreen and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    from denoise_studio.gui.theme import apply_theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+        app.setApplicationName("Denoise Studio")
+        app.setOrganizationName("DenoiseStudio")
+        apply_theme(app)
+    return app
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the window (and, with ``--screenshot``, render it to a file and exit)."""
+    from denoise_studio.cli import UserError
+
+    screenshot = args.screenshot
+    pairs = _parse_pairs(args.param)
+    if screenshot and Path(screenshot).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
+        raise UserError("--screenshot must name a .png, .jpg or .bmp file")
+    app = create_application(offscreen=bool(screenshot))
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from denoise_studio.core.params import ParamError
+    from denoise_studio.gui.main_window import MainWindow
+
+    settings = None
+    tmp = None
+    if screenshot:
+        # A screenshot must look the same on every machine: default layout, no user settings.
+        tmp = tempfile.TemporaryDirectory(prefix="denoise-studio-shot-")
+        settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, initial=None, restore_layout=not screenshot)
+    if screenshot:
+        try:
+            width, height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--size expects WxH, got {args.size!r}") from None
+        window.resize(width, height)
+    window.show()
+    source = args.image or "sample:astronaut"
+    if not window.open_image(source):
+        message = window.last_error or f"cannot open {source}"
+        if screenshot:
+            window.close()
+            raise UserError(message)
+    if args.noise_sigma is not None:
+        window.add_noise(args.noise, args.noise_sigma, args.seed)
+    window.seed_spin.setValue(args.seed)
+    if args.method:
+        from denoise_studio.methods import get_entry
+
+        get_entry(args.method)  # UnknownMethodError lists the known ids
+        if not window.select_method(args.method):
+            reason = window.choices[args.method].reason
+            raise UserError(f"method {args.method!r} cannot run here: {reason}")
+    if pairs:
+        panel = window.param_panel()
+        if panel is not None:
+            try:
+                panel.set_values(panel.params_class.from_strings(pairs, base=panel.values()))
+            except ParamError:
+                window.close()
+                raise
+    if args.mode:
+        window.viewer.set_mode(args.mode)
+    if not screenshot:
+        if args.method:
+            window.start_run()
+        return int(app.exec())
+
+    # Screenshot: run to completion, let the window settle, grab it.
+    code = 0
+    try:
+        if args.method:
+            loop = QEventLoop()
+            window.run_finished.connect(loop.quit)
+            timer = QTimer()
+            timer.setSingleShot(True)
+            timer.timeout.connect(loop.quit)
+            timer.start(int(args.timeout * 1000))
+            if window.start_run():
+                loop.exec()
+            if window.is_running():
+                window.cancel_run(wait=True)
+                raise UserError(f"the run did not finish within {args.timeout:g} s")
+            if window.last_error:
+                raise UserError(window.last_error.split("\n\n")[0])
+        for _ in range(5):
+            app.processEvents()
+        window.viewer.fit()
+        app.processEvents()
+        image = window.grab()
+        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+        if not image.save(str(screenshot)):
+            raise UserError(f"cannot write {screenshot}")
+        print(screenshot)
+    finally:
+        window.close()
+        if tmp is not None:
+            tmp.cleanup()
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``denoise-studio-gui`` entry point: same options as ``denoise-studio gui``."""
+    from denoise_studio.cli import main as cli_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(["gui", *args])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""The results list: every finished run, with its parameters, time, metrics and a thumbnail.
+
+Entries belong to the session, not to a method: switching methods keeps them. Any two can be
+compared in the viewer; any can be exported (with its sidecar).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from denoise_studio.core.params import Params
+from denoise_studio.gui.worker import CurvePoint
+
+THUMB = 72
+_ids = itertools.count(1)
+_ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+@dataclass
+class ResultEntry:
+    """One finished run (or any image worth keeping, such as a time-machine iterate)."""
+
+    method_id: str
+    method_title: str
+    params: Params | None
+    image: np.ndarray
+    seed: int = 0
+    device: str = "cpu"
+    elapsed: float = 0.0
+    psnr: float | None = None
+    ssim: float | None = None
+    input_source: str | None = None
+    stopped_early: bool = False
+    points: list[CurvePoint] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    id: int = field(default_factory=lambda: next(_ids))
+    created: float = field(default_factory=time.time)
+
+    @property
+    def label(self) -> str:
+        """Short name for viewer titles: ``#3 NLM``."""
+        return f"#{self.id} {self.method_title}"
+
+    def params_text(self, limit: int = 4) -> str:
+        if self.params is None:
+            return ""
+        items = list(self.params.to_dict().items())
+        text = ", ".join(f"{k}={_short(v)}" for k, v in items[:limit])
+        return text + (", …" if len(items) > limit else "")
+
+    def summary(self) -> str:
+        """Two lines for the list: name and metrics, then parameters."""
+        metrics = []
+        if self.psnr is not None:
+            metrics.append("∞ dB" if math.isinf(self.psnr) else f"{self.psnr:.2f} dB")
+        if self.ssim is not None:
+            metrics.append(f"SSIM {self.ssim:.3f}")
+        metrics.append(f"{self.elapsed:.1f} s")
+        early = " (stopped early)" if self.stopped_early else ""
+        return f"{self.label}{early}\n{' · '.join(metrics)}\n{self.params_text()}"
+
+    def metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seconds": round(self.elapsed, 3)}
+        if self.psnr is not None:
+            out["psnr"] = self.psnr
+        if self.ssim is not None:
+            out["ssim"] = self.ssim
+        return out
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def thumbnail(image: np.ndarray, size: int = THUMB) -> QPixmap:
+    """A small square-bounded pixmap of an H×W×C float image."""
+    h, w = image.shape[:2]
+    step = max(1, int(math.ceil(max(h, w) / (size * 2))))
+    small = np.clip(image[::step, ::step], 0, 1)
+    eight = np.ascontiguousarray((small * 255 + 0.5).astype(np.uint8))
+    if eight.shape[2] == 1:
+        eight = np.ascontiguousarray(np.repeat(eight, 3, axis=2))
+    qimage = QImage(eight.data, eight.shape[1], eight.shape[0], eight.strides[0], QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(qimage).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+class ResultsPanel(QWidget):
+    """The list of results with Compare, Export and Remove buttons.
+
+    Signals
+    -------
+    show_requested(int)
+        Show this entry against the input (double click).
+    compare_requested(int, int)
+        Compare these two entries (A, B).
+    export_requested(list)
+        Export these entry ids.
+    """
+
+    show_requested = Signal(int)
+    compare_requested = Signal(int, int)
+    export_requested = Signal(list)
+    removed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setSpacing(2)
+        self.list.setWordWrap(True)
+        self.list.setToolTip("Double-click: show against the input. Select two and press Compare.")
+        self.list.itemDoubleClicked.connect(self._on_double_clicked)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Compare the two selected results (or the selected one with the input)")
+        self.compare_button.clicked.connect(self._on_compare)
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self._on_export)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self._on_remove)
+        buttons = QHBoxLayout()
+        for b in (self.compare_button, self.export_button, self.remove_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.entries: dict[int, ResultEntry] = {}
+        self._update_buttons()
+
+    def add(self, entry: ResultEntry) -> None:
+        """Append an entry and select it."""
+        self.entries[entry.id] = entry
+        item = QListWidgetItem(QIcon(thumbnail(entry.image)), entry.summary())
+        item.setData(_ID_ROLE, entry.id)
+        item.setToolTip(self._tooltip(entry))
+        self.list.addItem(item)
+        self.list.clearSelection()
+        item.setSelected(True)
+        self.list.setCurrentItem(item)
+        self._update_buttons()
+
+    def count(self) -> int:
+        return len(self.entries)
+
+    def get(self, entry_id: int) -> ResultEntry:
+        return self.entries[entry_id]
+
+    def all(self) -> list[ResultEntry]:
+        return [self.entries[self.list.item(i).data(_ID_ROLE)] for i in range(self.list.count())]
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(self.list.row(item) for item in self.list.selectedItems())
+        return [self.list.item(r).data(_ID_ROLE) for r in rows]
+
+    def select(self, ids: list[int]) -> None:
+        self.list.clearSelection()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(_ID_ROLE) in ids:
+                item.setSelected(True)
+
+    def remove(self, entry_id: int) -> None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(_ID_ROLE) == entry_id:
+                self.list.takeItem(i)
+                break
+        self.entries.pop(entry_id, None)
+        self.removed.emit(entry_id)
+        self._update_buttons()
+
+    @staticmethod
+    def _tooltip(entry: ResultEntry) -> str:
+        lines = [entry.label, f"method: {entry.method_id}", f"seed: {entry.seed}, device: {entry.device}",
+                 f"time: {entry.elapsed:.2f} s"]
+        if entry.params is not None:
+            lines += [f"{k} = {_short(v)}" for k, v in entry.params.to_dict().items()]
+        if entry.input_source:
+            lines.append(f"input: {entry.input_source}")
+        return "\n".join(lines)
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        n = len(self.list.selectedItems())
+        self.compare_button.setEnabled(n in (1, 2))
+        self.export_button.setEnabled(n >= 1)
+        self.remove_button.setEnabled(n >= 1)
+
+    @Slot(QListWidgetItem)
+    def _on_double_clicked(self, item: QListWidgetItem) -> None:
+        self.show_requested.emit(int(item.data(_ID_ROLE)))
+
+    @Slot()
+    def _on_compare(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 2:
+            self.compare_requested.emit(ids[0], ids[1])
+        elif len(ids) == 1:
+            self.show_requested.emit(ids[0])
+
+    @Slot()
+    def _on_export(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.export_requested.emit(ids)
+
+    @Slot()
+    def _on_remove(self) -> None:
+        for entry_id in self.selected_ids():
+            self.remove(entry_id)

@@ -1,0 +1,333 @@
+"""Run a method in a QThread: the only module of the project that touches QThread.
+
+The method is a plain generator (``Method.run``); the worker pulls snapshots from it in its own
+thread, computes the metrics there (PSNR, SSIM, the difference heatmap: the UI thread only
+paints), batches the scalar curve points and throttles image updates to about 20 per second.
+There is no Qt event loop in the worker's thread to hook into, so stopping works through the
+method's :class:`~denoise_studio.core.method.RunContext`: the method checks
+``ctx.stop_requested`` between steps and ends with a final snapshot.
+
+*Stop* keeps that final snapshot (``returned`` is emitted); *cancel* discards it (``aborted``).
+``finished`` is always emitted last, exactly once.
+
+Connect the signals to bound ``@Slot`` methods of main-thread objects, never to lambdas: in
+PySide6 6.x a lambda slot can run in the worker's thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from denoise_studio.core import metrics
+from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
+from denoise_studio.core.params import Params
+
+#: Images (and the metrics that go with them) reach the UI at most this often.
+IMAGE_RATE_HZ = 20.0
+
+# Every QThread this module starts, so that tests can assert none is left running.
+_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
+
+
+def running_threads() -> list[QThread]:
+    """QThreads started by workers that have not finished yet (for tests and shutdown)."""
+    alive = []
+    for thread in list(_THREADS):
+        try:
+            if thread.isRunning():
+                alive.append(thread)
+        except RuntimeError:  # the C++ object is already gone: it cannot be running
+            continue
+    return alive
+
+
+@dataclass
+class CurvePoint:
+    """One step of a run as the curve dock plots it."""
+
+    step: int
+    loss: float | None = None
+    # "psnr" and "ssim" against the reference (computed here), plus the snapshot's own scalars.
+    scalars: dict[str, float] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
+
+
+@dataclass
+class RunUpdate:
+    """What one ``yielded`` signal carries: the points since the last update and the latest image.
+
+    ``image`` is the newest snapshot image (``None`` if none arrived since the last update);
+    ``psnr``/``ssim``/``heatmap`` belong to that image.
+    """
+
+    step: int
+    total: int
+    elapsed: float
+    points: list[CurvePoint] = field(default_factory=list)
+    image: np.ndarray | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    heatmap: np.ndarray | None = None
+    message: str = ""
+    snapshot: Snapshot | None = None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, extrapolated from the progress so far (``None`` before any progress)."""
+        if self.total <= 0 or self.step <= 0 or self.step >= self.total:
+            return None if self.step < self.total else 0.0
+        return self.elapsed * (self.total - self.step) / self.step
+
+
+@dataclass
+class RunResult:
+    """What ``returned`` carries: the final image and its measurements."""
+
+    method_id: str
+    method_title: str
+    params: Params
+    seed: int
+    device: str
+    image: np.ndarray
+    snapshot: Snapshot
+    elapsed: float
+    stopped_early: bool
+    psnr: float | None = None
+    ssim: float | None = None
+    heatmap: np.ndarray | None = None
+    heatmap_kind: str = "reference"  # "reference": result − reference; "removed": noisy − result
+    sigma_noisy: float | None = None  # no-reference σ estimate of the input (0–255)
+    sigma_result: float | None = None  # ... and of what is left in the result
+    points: list[CurvePoint] = field(default_factory=list)
+
+
+def heatmap_for(result: np.ndarray, reference: np.ndarray | None, noisy: np.ndarray) -> tuple[np.ndarray, str]:
+    """The difference map shown beside a result and its kind.
+
+    With a reference: result − reference (the error left). Without one: noisy − result, what
+    the method removed. Both averaged over channels, H×W float32.
+    """
+    if reference is not None and reference.shape == result.shape:
+        return metrics.difference(result, reference), "reference"
+    return metrics.difference(noisy, result), "removed"
+
+
+class MethodWorker(QObject):
+    """Drive ``method.run(noisy, params, ctx)`` in a worker thread.
+
+    Signals
+    -------
+    yielded(RunUpdate)
+        Throttled progress: batched curve points and the newest image with its metrics.
+    returned(RunResult)
+        The final result; also after an early stop (:meth:`stop`).
+    errored(str)
+        A message (first line: what happened; then the traceback for a bug).
+    aborted()
+        The run was cancelled (:meth:`cancel`): its result is discarded.
+    finished()
+        Always last, exactly once.
+    """
+
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str)
+    aborted = Signal()
+    finished = Signal()
+
+    def __init__(
+        self,
+        method: Method[Any],
+        noisy: np.ndarray,
+        params: Params,
+        *,
+        seed: int = 0,
+        device: str = "cpu",
+        reference: np.ndarray | None = None,
+        history: Any = None,
+        image_rate_hz: float = IMAGE_RATE_HZ,
+        ssim_live: bool = True,
+    ) -> None:
+        super().__init__()
+        self.method = method
+        self.noisy = noisy
+        self.params = params
+        self.reference = reference if reference is not None and reference.shape == noisy.shape else None
+        self.ctx = RunContext(seed=seed, device=device, reference=self.reference, history=history)
+        self._interval = 1.0 / image_rate_hz if image_rate_hz > 0 else 0.0
+        self._ssim_live = ssim_live
+        self._cancelled = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: QThread | None = None
+        self._done = threading.Event()
+        self.points: list[CurvePoint] = []
+
+    # -- control (called from the UI thread; thread-safe) -------------------------------------
+
+    def start(self) -> None:
+        """Move to a new QThread and start running there."""
+        if self._thread is not None:
+            raise RuntimeError("a worker runs once")
+        thread = QThread()
+        thread.setObjectName(f"worker-{self.method.id}")
+        self.moveToThread(thread)
+        thread.started.connect(self.run)
+        # quit() is thread-safe; a direct connection ends the thread's loop without waiting for
+        # the UI thread to process an event.
+        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread = thread
+        _THREADS.add(thread)
+        thread.start()
+
+    def stop(self) -> None:
+        """End the run early and keep its result (the method yields a final snapshot)."""
+        self._stopped.set()
+        self.ctx.request_stop()
+
+    def cancel(self) -> None:
+        """End the run and discard its result."""
+        self._cancelled.set()
+        self.ctx.request_stop()
+
+    def pause(self) -> None:
+        self.ctx.pause()
+
+    def resume(self) -> None:
+        self.ctx.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.ctx.paused
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def is_running(self) -> bool:
+        """True from :meth:`start` until the thread has ended."""
+        return self._thread is not None and self._thread.isRunning()
+
+    def is_done(self) -> bool:
+        """True once :meth:`run` has returned (``finished`` was emitted)."""
+        return self._done.is_set()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the thread has ended (``msecs`` < 0: no limit); True if it has."""
+        if self._thread is None:
+            return True
+        if msecs < 0:
+            return bool(self._thread.wait())
+        return bool(self._thread.wait(msecs))
+
+    # -- the run (in the worker thread) --------------------------------------------------------
+
+    @Slot()
+    def run(self) -> None:
+        """Pull snapshots until the final one; emit updates, then one of returned/aborted/errored."""
+        start = time.perf_counter()
+        last_emit = -math.inf
+        pending: list[CurvePoint] = []
+        latest: Snapshot | None = None
+        latest_psnr: float | None = None
+        final: Snapshot | None = None
+        try:
+            sigma_noisy = metrics.estimate_noise_sigma(self.noisy) if self.reference is None else None
+            for snap in self.method.run(self.noisy, self.params, self.ctx):
+                point = CurvePoint(step=snap.step, loss=snap.loss, scalars=dict(snap.scalars), events=tuple(snap.events))
+                if snap.image is not None and self.reference is not None and not snap.final:
+                    # PSNR is cheap (a few ms at 512²): measured on every image for the curve.
+                    latest_psnr = metrics.psnr(snap.image, self.reference)
+                    point.scalars.setdefault("psnr", latest_psnr)
+                if snap.image is not None:
+                    latest = snap
+                if point.loss is not None or point.scalars or point.events:
+                    pending.append(point)
+                    self.points.append(point)
+                if snap.final:
+                    final = snap
+                    break
+                now = time.perf_counter()
+                if now - last_emit >= self._interval and not self._cancelled.is_set():
+                    last_emit = now
+                    self.yielded.emit(self._update(snap, pending, latest, latest_psnr, now - start))
+                    pending = []
+                    latest = None
+            elapsed = time.perf_counter() - start
+            if self._cancelled.is_set():
+                self.aborted.emit()
+                return
+            if final is None or final.image is None:
+                raise MethodError(f"{self.method.id} ended without a result")
+            if pending:
+                self.yielded.emit(RunUpdate(final.step, final.total, elapsed, points=pending))
+            self.returned.emit(self._result(final, elapsed, sigma_noisy))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
+            if self._cancelled.is_set():
+                self.aborted.emit()
+            elif isinstance(exc, (MethodError, ValueError, MemoryError)):
+                self.errored.emit(f"{self.method.title}: {exc}")
+            else:
+                self.errored.emit(f"{self.method.title} failed: {exc}\n\n{traceback.format_exc()}")
+        finally:
+            self._done.set()
+            self.finished.emit()
+
+    def _update(
+        self,
+        snap: Snapshot,
+        points: list[CurvePoint],
+        latest: Snapshot | None,
+        latest_psnr: float | None,
+        elapsed: float,
+    ) -> RunUpdate:
+        update = RunUpdate(snap.step, snap.total, elapsed, points=points, message=snap.message, snapshot=latest)
+        if latest is not None and latest.image is not None:
+            image = latest.image
+            update.image = image
+            if self.reference is not None:
+                update.psnr = latest_psnr
+                if self._ssim_live:
+                    update.ssim = _safe_ssim(image, self.reference)
+            update.heatmap, _ = heatmap_for(image, self.reference, self.noisy)
+        return update
+
+    def _result(self, final: Snapshot, elapsed: float, sigma_noisy: float | None) -> RunResult:
+        image = np.clip(final.image, 0.0, 1.0).astype(np.float32, copy=False)  # type: ignore[arg-type]
+        heatmap, kind = heatmap_for(image, self.reference, self.noisy)
+        result = RunResult(
+            method_id=self.method.id,
+            method_title=self.method.title,
+            params=self.params,
+            seed=self.ctx.seed,
+            device=self.ctx.device,
+            image=image,
+            snapshot=final,
+            elapsed=elapsed,
+            stopped_early=self._stopped.is_set(),
+            heatmap=heatmap,
+            heatmap_kind=kind,
+            sigma_noisy=sigma_noisy,
+            points=list(self.points),
+        )
+        if self.reference is not None:
+            result.psnr = metrics.psnr(image, self.reference)
+            result.ssim = _safe_ssim(image, self.reference)
+        else:
+            result.sigma_result = metrics.estimate_noise_sigma(image)
+        return result
+
+
+def _safe_ssim(image: np.ndarray, reference: np.ndarray) -> float | None:
+    try:
+        return metrics.ssim(image, reference)
+    except ValueError:  # smaller than the SSIM window
+        return None
