@@ -1,0 +1,342 @@
+"""``denoise-studio bench``: mean PSNR, SSIM and seconds per method over a folder of images.
+
+Two modes:
+
+* ``--data DIR``: clean images; each gets seeded synthetic noise (``--noise``, ``--sigma``) and
+  every method runs on the same noisy image. Gaussian noise is added **unclipped** (the noisy
+  image may leave [0, 1]), as in the published tables of BM3D, DnCNN, FFDNet and SwinIR;
+  other noise models are clipped as they define. Methods clip their results to [0, 1].
+* ``--pairs DIR``: real noisy/clean pairs in ``DIR/noisy`` and ``DIR/clean``, matched by file
+  name (or by name without extension).
+
+The noise of image *i* at σ comes from ``numpy.random.default_rng([seed, round(1000·σ), i])``,
+so a run is reproducible and a ``--limit`` run sees the same noise as the full one. Results are
+rewritten (atomically) after every image, so a long run that is interrupted keeps its
+partial tables; ``"complete": false`` marks them.
+
+With synthetic Gaussian noise, every method that has a ``sigma`` parameter is told the true σ
+(non-blind, the protocol of the published tables); ``--blind`` makes them estimate it instead.
+
+``--json FILE`` writes ``{"results": [{"method", "noise", "sigma", "images", "psnr", "ssim",
+"seconds"}, ...], ...}`` with means over the images; ``--markdown FILE`` a table per noise level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from denoise_studio.cli import Progress, UserError, check_text_output, jsonable, parse_key_values, write_text
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+CLASSICAL_ALIASES = ("classical", "all-classical")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="DIR", help="folder of clean images; seeded noise is added")
+    source.add_argument("--pairs", metavar="DIR", help="folder with noisy/ and clean/ subfolders of real pairs, matched by name")
+    parser.add_argument("--noise", default="gaussian", help="noise model for --data (default gaussian, added unclipped)")
+    parser.add_argument("--sigma", default="25", help="comma-separated noise strengths on the 0–255 scale (default 25)")
+    parser.add_argument("--methods", default="all", help="comma-separated method ids, 'classical', or 'all' (default all)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N images (sorted by name)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the methods (default 0)")
+    parser.add_argument("--device", default="cpu", help="torch device for network methods (default cpu)")
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+        help="set a parameter of one method, e.g. -p bm3d.profile=refilter (repeatable)",
+    )
+    parser.add_argument(
+        "--blind", action="store_true",
+        help="let methods estimate σ from each image; by default, with Gaussian noise, every method with a sigma parameter is given the true σ (the protocol of the published tables)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the means (and per-image figures) as JSON")
+    parser.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@dataclass
+class Cell:
+    """The per-image figures of one method at one noise level."""
+
+    method: str
+    noise: str
+    sigma: float | None
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "noise": self.noise,
+            "sigma": self.sigma,
+            "images": len(self.psnr),
+            "psnr": float(np.mean(self.psnr)) if self.psnr else None,
+            "ssim": float(np.mean(self.ssim)) if self.ssim else None,
+            "seconds": float(np.mean(self.seconds)) if self.seconds else None,
+        }
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of a folder, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def find_pairs(folder: Path) -> list[tuple[str, Path, Path]]:
+    """(name, noisy, clean) for each file of ``folder/noisy`` with a match in ``folder/clean``."""
+    noisy_dir, clean_dir = folder / "noisy", folder / "clean"
+    for sub in (noisy_dir, clean_dir):
+        if not sub.is_dir():
+            raise UserError(f"--pairs {folder}: expected subfolders noisy/ and clean/ ({sub} is missing)")
+    clean = list_images(clean_dir)
+    by_name = {p.name: p for p in clean}
+    by_stem = {p.stem: p for p in clean}
+    pairs = []
+    for n in list_images(noisy_dir):
+        match = by_name.get(n.name) or by_stem.get(n.stem)
+        if match is not None:
+            pairs.append((n.name, n, match))
+    if not pairs:
+        raise UserError(f"--pairs {folder}: no file of noisy/ has a match of the same name in clean/")
+    return pairs
+
+
+def parse_sigmas(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--sigma expects numbers separated by commas, got {text!r}") from None
+    if not values or any(not (0 <= v <= 255) for v in values):
+        raise UserError(f"--sigma values must lie in [0, 255], got {text!r}")
+    return values
+
+
+def select_methods(text: str) -> list[str]:
+    from denoise_studio.methods import REGISTRY, get_entry
+
+    chosen: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        if item == "all":
+            ids = list(REGISTRY)
+        elif item in CLASSICAL_ALIASES:
+            ids = [k for k, e in REGISTRY.items() if e.family == "Classical"]
+        else:
+            ids = [get_entry(item).id]
+        chosen.extend(i for i in ids if i not in chosen)
+    if not chosen:
+        raise UserError("--methods names no method")
+    return chosen
+
+
+def _format_sigma(sigma: float | None) -> str:
+    if sigma is None:
+        return "real"
+    return f"{sigma:g}"
+
+
+def machine_description() -> str:
+    """CPU model, core count and the thread setting, for the tables' captions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    return f"{cpu}, {os.cpu_count()} logical cores, OMP_NUM_THREADS={threads}, Python {platform.python_version()}"
+
+
+def markdown_tables(results: list[dict[str, Any]], noisy_rows: list[dict[str, Any]], caption: str = "") -> str:
+    """One table per noise model: rows are methods, a PSNR / SSIM column per σ, and seconds."""
+    out: list[str] = []
+    if caption:
+        out += [caption, ""]
+    models = list(dict.fromkeys(r["noise"] for r in results))
+    for model in models:
+        rows = [r for r in results if r["noise"] == model]
+        sigmas = list(dict.fromkeys(r["sigma"] for r in rows))
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+        header = "| Method | " + " | ".join(f"σ = {_format_sigma(s)}: PSNR / SSIM" for s in sigmas) + " | s / image |"
+        out.append(f"Noise: {model}" + (f", {rows[0]['images']} images" if rows else ""))
+        out.append("")
+        out.append(header)
+        out.append("|---|" + "---|" * (len(sigmas) + 1))
+        noisy = {r["sigma"]: r for r in noisy_rows if r["noise"] == model}
+        if noisy:
+            cells = [f"{noisy[s]['psnr']:.2f} / {noisy[s]['ssim']:.4f}" if s in noisy else "–" for s in sigmas]
+            out.append("| (noisy input) | " + " | ".join(cells) + " | – |")
+        for m in methods:
+            by_sigma = {r["sigma"]: r for r in rows if r["method"] == m}
+            cells = []
+            for s in sigmas:
+                r = by_sigma.get(s)
+                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r and r["psnr"] is not None else "–")
+            times = [r["seconds"] for r in by_sigma.values() if r["seconds"] is not None]
+            seconds = f"{np.mean(times):.2f}" if times else "–"
+            out.append(f"| {m} | " + " | ".join(cells) + f" | {seconds} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from denoise_studio.core.image import load_image
+    from denoise_studio.core.method import RunContext, run_to_end
+    from denoise_studio.core.metrics import psnr, ssim
+    from denoise_studio.core.noise import NOISE_MODELS, add_noise
+    from denoise_studio.methods import create_method
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, not {args.limit}")
+    for path in (args.json, args.markdown):
+        if path:
+            check_text_output(path)
+    method_ids = select_methods(args.methods)
+    overrides: dict[str, dict[str, str]] = {}
+    for key, value in parse_key_values(args.param).items():
+        mid, dot, name = key.partition(".")
+        if not dot or mid not in method_ids:
+            raise UserError(f"-p {key}={value}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(method_ids)}")
+        overrides.setdefault(mid, {})[name] = value
+
+    # The work: (name, noisy source or None, clean path) per image, and the noise levels.
+    if args.pairs:
+        folder = Path(args.pairs)
+        if not folder.is_dir():
+            raise UserError(f"--pairs {folder}: no such folder")
+        items = [(name, noisy, clean) for name, noisy, clean in find_pairs(folder)]
+        levels: list[float | None] = [None]
+        noise_model = "real"
+    else:
+        folder = Path(args.data)
+        if not folder.is_dir():
+            raise UserError(f"--data {folder}: no such folder")
+        if args.noise not in NOISE_MODELS:
+            raise UserError(f"unknown noise model {args.noise!r}; models: {', '.join(NOISE_MODELS)}")
+        items = [(p.name, None, p) for p in list_images(folder)]
+        if not items:
+            raise UserError(f"--data {folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+        levels = list(parse_sigmas(args.sigma))
+        noise_model = args.noise
+    if args.limit is not None:
+        items = items[: args.limit]
+
+    methods = {}
+    params = {}
+    for mid in method_ids:
+        method = create_method(mid)
+        reason = method.availability()
+        if reason is not None:
+            raise UserError(f"{mid} cannot run here: {reason}")
+        base = method.Params.from_strings(overrides.get(mid, {}), base=method.Params())
+        methods[mid], params[mid] = method, base
+
+    # Non-blind protocol: a method that takes σ is told the true σ of synthetic Gaussian noise.
+    give_sigma = noise_model == "gaussian" and not args.blind
+    cells = {(mid, lvl): Cell(mid, noise_model, lvl) for lvl in levels for mid in method_ids}
+    noisy_cells = {lvl: Cell("noisy", noise_model, lvl) for lvl in levels}
+    command = "denoise-studio bench " + " ".join(_quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
+    started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    machine = machine_description()
+    progress = Progress(enabled=not args.quiet, label="bench")
+    total = len(items) * len(levels) * len(method_ids)
+    done = 0
+    clean_cache: dict[str, np.ndarray] = {}
+
+    def save(complete: bool) -> None:
+        results = [c.summary() for c in cells.values() if c.psnr]
+        noisy_rows = [c.summary() for c in noisy_cells.values() if c.psnr]
+        if args.json:
+            payload = {
+                "results": results,
+                "noisy_input": noisy_rows,
+                "per_image": [
+                    {"method": c.method, "noise": c.noise, "sigma": c.sigma, "image": n, "psnr": p, "ssim": s, "seconds": t}
+                    for c in cells.values()
+                    for n, p, s, t in zip(c.names, c.psnr, c.ssim, c.seconds)
+                ],
+                "complete": complete,
+                "command": command,
+                "machine": machine,
+                "started": started_at,
+                "data": str(folder),
+                "seed": args.seed,
+                "sigma_given_to_methods": give_sigma,
+                "noise_clipped": noise_model != "gaussian",
+                "params": {mid: p.to_dict() for mid, p in params.items()},
+            }
+            write_text(args.json, json.dumps(jsonable(payload), indent=1, ensure_ascii=False) + "\n")
+        if args.markdown:
+            caption = f"Command: `{command}`\n\nMachine: {machine}" if command else f"Machine: {machine}"
+            caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if give_sigma else "no (estimated from each image)")
+            if not complete:
+                caption += "\n\n**Partial results: the run is not finished.**"
+            write_text(args.markdown, markdown_tables(results, noisy_rows, caption) + "\n")
+
+    for lvl in levels:
+        for index, (name, noisy_path, clean_path) in enumerate(items):
+            key = str(clean_path)
+            if key not in clean_cache:
+                clean_cache[key] = load_image(clean_path).pixels
+            clean = clean_cache[key]
+            if noisy_path is not None:
+                noisy = load_image(noisy_path).pixels
+                if noisy.shape != clean.shape:
+                    raise UserError(f"{name}: the noisy image is {noisy.shape} but the clean one is {clean.shape}")
+            else:
+                assert lvl is not None
+                rng = np.random.default_rng([args.seed, int(round(1000 * lvl)), index])
+                options = {"clip": False} if noise_model == "gaussian" else {}
+                noisy = add_noise(clean, noise_model, lvl, rng, **options)
+            noisy_cells[lvl].names.append(name)
+            noisy_cells[lvl].psnr.append(psnr(np.clip(noisy, 0, 1), clean))
+            noisy_cells[lvl].ssim.append(ssim(np.clip(noisy, 0, 1), clean))
+            noisy_cells[lvl].seconds.append(0.0)
+            for mid in method_ids:
+                method, p = methods[mid], params[mid]
+                if give_sigma and lvl is not None and "sigma" in p.to_dict() and "sigma" not in overrides.get(mid, {}):
+                    p = p.replace(sigma=float(lvl))
+                ctx = RunContext(seed=args.seed, device=args.device)
+                t0 = time.perf_counter()
+                final = run_to_end(method, noisy, p, ctx)
+                seconds = time.perf_counter() - t0
+                assert final.image is not None
+                cell = cells[(mid, lvl)]
+                cell.names.append(name)
+                cell.psnr.append(psnr(final.image, clean))
+                cell.ssim.append(ssim(final.image, clean))
+                cell.seconds.append(seconds)
+                done += 1
+                progress.update(done, total, f"σ {_format_sigma(lvl)} {mid} {name}")
+            save(complete=False)
+    progress.close()
+    save(complete=True)
+
+    results = [c.summary() for c in cells.values() if c.psnr]
+    if not args.json:
+        print(markdown_tables(results, [c.summary() for c in noisy_cells.values() if c.psnr]))
+    else:
+        for r in results:
+            print(f"{r['method']:<12} {r['noise']} σ {_format_sigma(r['sigma']):>5}: {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}, {r['seconds']:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
