@@ -48,6 +48,7 @@ _ENTRIES: tuple[MethodEntry, ...] = (
     MethodEntry("invdn", "InvDN", "Supervised", "invdn:InvDN"),
     MethodEntry("formresnet", "FormResNet", "Supervised", "formresnet:FormResNet"),
     MethodEntry("diffresnet", "DiffResNet", "Supervised", "formresnet:DiffResNet"),
+    MethodEntry("ap_bsn", "AP-BSN", "Self-supervised", "ap_bsn:APBSN"),
     MethodEntry("masked", "Masked Image Training", "Supervised", "masked:MaskedDenoiser"),
     MethodEntry("masked_baseline", "Masked Image Training: unmasked baseline", "Supervised", "masked:MaskedBaseline"),
 )
