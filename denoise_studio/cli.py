@@ -30,7 +30,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("denoise_studio.bench", "benchmark methods on a folder of clean images or noisy/clean pairs"),
     "replay": ("denoise_studio.replay", "reproduce an exported result from its JSON sidecar"),
     "generate-noise": ("denoise_studio.noisegen", "new noisy versions of a noisy image by redrawing its InvDN latent"),
-    "generate-noise": ("denoise_studio.noisegen", "new noisy versions of a noisy image by redrawing its InvDN latent"),
     "gui": ("denoise_studio.app", "open the Studio window"),
 }
 
