@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("denoise_studio.replay", "reproduce an exported result from its JSON sidecar"),
     "generate-noise": ("denoise_studio.noisegen", "new noisy versions of a noisy image by redrawing its InvDN latent"),
     "gui": ("denoise_studio.app", "open the Studio window"),
+    "train": ("denoise_studio.training.command", "train a network method and write its weights and model card"),
 }
 
 

@@ -219,6 +219,11 @@ def _recipe(config: str) -> TrainRecipe:
 
 class _ResidualSpec(NetworkSpec):
     gradient_weight: ClassVar[float] = 1.0
+    # Copied into every model card by the training loop.
+    limitations: ClassVar[str] = (
+        "loss = pixel L2 + Sobel gradient loss only: the paper's perceptual (VGG) and adversarial "
+        "terms need pretrained networks that cannot be downloaded here and are left out"
+    )
 
     def recipe(self, config: str) -> TrainRecipe:
         self.check_config(config)

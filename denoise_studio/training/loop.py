@@ -1,0 +1,490 @@
+"""The one training loop shared by every network method.
+
+What a network brings is its :class:`~denoise_studio.core.network.NetworkSpec` (build, recipe,
+loss, denoise). What the loop brings: the recipe's optimiser and learning-rate schedule,
+gradient clipping, an optional exponential moving average (EMA) of the weights, a validation
+PSNR every N steps with the best weights kept, a step budget and a wall-clock budget,
+deterministic seeds, checkpoints from which a resumed run continues exactly, and
+DistributedDataParallel when launched by ``torchrun``.
+
+Determinism: the batch, the loss's generator and torch's global seed at step ``s`` are pure
+functions of ``(seed, s, rank)``, and the learning rate of ``s``; so the checkpoint only has to
+hold the weights, the optimiser state, the EMA, the best weights and the history, and a resumed
+run computes the very same next loss.
+
+The loop is a generator of :class:`TrainProgress` reports, like a method's snapshots, so the
+command line and the window's Train dock drive the same code; ``stop_event`` ends it at the next
+step with the best weights written.
+
+Distributed training: under ``torchrun --nproc_per_node N`` every process trains on its own
+batches of ``ceil(batch / N)`` patches; DistributedDataParallel averages the gradients (gloo on
+the CPU, nccl on CUDA). Rank 0 validates, decides when to stop and writes the files. A spec's
+``training_loss`` must run the network by calling ``net(...)``, which is the DDP wrapper then.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from denoise_studio.core.device import make_generator, resolve_device
+from denoise_studio.core.metrics import psnr
+from denoise_studio.core.network import SELF_SUPERVISED, SUPERVISED, NetworkSpec, TrainRecipe
+from denoise_studio.core.tiling import crop_padding, pad_to_requirements
+from denoise_studio.core.weights import ModelCard, count_parameters, half_precision_costs_nothing, save_weights
+from denoise_studio.training.data import CLEAN, NOISY, DataError, PatchSampler, TrainingImages, ValidationSet, load_training_images, validation_set
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+CHECKPOINT_FORMAT = "denoise-studio-checkpoint/1"
+
+
+class TrainingError(ValueError):
+    """Training cannot start or continue as asked (a message for the user)."""
+
+
+@dataclass
+class TrainJob:
+    """Everything one training run needs; the command line and the Train dock fill it in.
+
+    ``steps`` is the length of the learning-rate schedule and the step budget (the recipe's
+    count when ``None``); ``minutes`` a wall-clock budget that may end the run earlier.
+    ``recipe_overrides`` replaces recipe fields (``patch_size``, ``batch_size``, ...; the tests
+    use it for tiny runs).
+    """
+
+    method_id: str
+    config: str
+    source: Any  # training.data.DataSource
+    out: Path | None = None
+    steps: int | None = None
+    minutes: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    resume: Path | None = None
+    checkpoint: Path | None = None
+    validate_every: int | None = None
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    keep_best: bool = True
+
+
+@dataclass
+class TrainProgress:
+    """A report after a training step (or a validation): what the curve dock plots."""
+
+    step: int
+    total: int
+    loss: float | None = None
+    parts: dict[str, float] = field(default_factory=dict)
+    learning_rate: float = 0.0
+    elapsed: float = 0.0
+    val_psnr: float | None = None
+    best_psnr: float | None = None
+    message: str = ""
+    final: bool = False
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    weights: Path | None
+    card: ModelCard | None
+    steps: int
+    losses: list[float]
+    validation: list[tuple[int, float]]
+    stopped: bool
+
+
+def spec_for(method_id: str) -> tuple[NetworkSpec, str]:
+    """The network spec and family of a registered network method."""
+    from denoise_studio.methods import get_entry
+
+    entry = get_entry(method_id)
+    cls = entry.load()
+    spec_of = getattr(cls, "spec", None)
+    if spec_of is None:
+        raise TrainingError(f"{method_id} is not a trainable network method")
+    spec: NetworkSpec = spec_of()
+    return spec, entry.family
+
+
+def learning_rate_at(recipe: TrainRecipe, step: int, total: int) -> float:
+    """The recipe's learning rate at (0-based) ``step`` of a schedule ``total`` steps long."""
+    base = recipe.learning_rate
+    if recipe.schedule == "constant" or total <= 0:
+        return base
+    if recipe.schedule == "cosine":
+        t = min(step / total, 1.0)
+        return recipe.min_learning_rate + (base - recipe.min_learning_rate) * 0.5 * (1.0 + math.cos(math.pi * t))
+    passed = sum(1 for m in recipe.milestones if step >= m * total)
+    return base * recipe.gamma**passed
+
+
+def step_seed(seed: int, step: int, rank: int, stream: int = 0) -> int:
+    """A 63-bit seed derived from the run seed, the step, the rank and a stream number."""
+    return int(np.random.SeedSequence([seed, step, rank, stream]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def distributed_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+class Trainer:
+    """One training run: build it from a :class:`TrainJob`, then iterate :meth:`run`."""
+
+    def __init__(self, job: TrainJob, stop_event: threading.Event | None = None) -> None:
+        import torch
+
+        self.job = job
+        self.stop_event = stop_event or threading.Event()
+        self.spec, self.family = spec_for(job.method_id)
+        try:
+            self.spec.check_config(job.config)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        try:
+            recipe = dataclasses.replace(self.spec.recipe(job.config), **job.recipe_overrides)
+        except TypeError as exc:
+            raise TrainingError(f"bad recipe override: {exc}") from None
+        self.recipe = recipe
+        self.total = int(job.steps if job.steps is not None else recipe.steps)
+        if self.total < 1:
+            raise TrainingError("the number of steps must be at least 1")
+        self.validate_every = int(job.validate_every or recipe.validate_every)
+
+        # Distributed set-up (torchrun): one process per device, gradients averaged by DDP.
+        self.rank, self.world, local_rank = distributed_env()
+        device = resolve_device(job.device)
+        if self.world > 1 and device.startswith("cuda"):
+            device = f"cuda:{local_rank}"
+            torch.cuda.set_device(local_rank)
+        self.device = device
+        self._owns_group = False
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+                self._owns_group = True
+
+        # Data.
+        source = job.source
+        if recipe.supervision == SUPERVISED and source.kind == NOISY:
+            raise TrainingError(f"{job.method_id} is supervised: give it --clean DIR (with --noise) or --pairs DIR, not noisy images alone")
+        try:
+            self.images: TrainingImages = load_training_images(source, recipe.patch_size)
+        except DataError as exc:
+            raise TrainingError(str(exc)) from None
+        self.channels = self.images.source.channels
+        # A self-supervised loss never sees a clean image, even when the source has them.
+        self.sampler = PatchSampler(
+            self.images,
+            recipe.patch_size,
+            max(1, math.ceil(recipe.batch_size / self.world)),
+            job.seed,
+            with_clean=recipe.supervision != SELF_SUPERVISED,
+        )
+        self.validation: ValidationSet | None = validation_set(self.images, multiple_of=self.spec.size_requirements.multiple_of) if self.rank == 0 else None
+
+        # Network, optimiser, EMA.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(job.seed)
+            self.model: nn.Module = self.spec.build(job.config, self.channels).to(device)
+        self.net: nn.Module = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[local_rank] if device.startswith("cuda") else None)
+        opt_cls = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = opt_cls(self.model.parameters(), lr=recipe.learning_rate, betas=recipe.betas, weight_decay=recipe.weight_decay)
+        self.ema: nn.Module | None = None
+        if recipe.ema_decay:
+            self.ema = copy.deepcopy(self.model).eval()
+            for p in self.ema.parameters():
+                p.requires_grad_(False)
+
+        self.step = 0
+        self.losses: list[float] = []
+        self.val_history: list[tuple[int, float]] = []
+        self.best_psnr: float | None = None
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.elapsed_before = 0.0  # minutes of earlier runs of a resumed training
+        self.processes = self.world
+        self.result: TrainResult | None = None
+        if job.resume is not None:
+            self.load_checkpoint(job.resume)
+
+    # ------------------------------------------------------------------------------ one step
+
+    def train_step(self) -> tuple[float, dict[str, float]]:
+        """Take step ``self.step`` (0-based) and return its loss and named parts."""
+        import torch
+
+        s = self.step
+        lr = learning_rate_at(self.recipe, s, self.total)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        noisy_np, clean_np = self.sampler.batch(s, self.rank)
+        noisy = torch.from_numpy(noisy_np).to(self.device)
+        clean = torch.from_numpy(clean_np).to(self.device) if clean_np is not None else None
+        torch.manual_seed(step_seed(self.job.seed, s, self.rank, 1))  # dropout and friends
+        generator = make_generator(self.device, step_seed(self.job.seed, s, self.rank, 2))
+        self.net.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, parts = self.spec.training_loss(self.net, noisy, clean, generator)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"the loss became {float(loss)} at step {s + 1}; lower the learning rate")
+        loss.backward()
+        if self.recipe.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self._update_ema()
+        self.step += 1
+        value = float(loss.detach())
+        self.losses.append(value)
+        return value, dict(parts)
+
+    def _update_ema(self) -> None:
+        import torch
+
+        assert self.ema is not None and self.recipe.ema_decay is not None
+        # The usual warm-up: early on the average follows the weights closely.
+        decay = min(self.recipe.ema_decay, (1.0 + self.step) / (10.0 + self.step))
+        with torch.no_grad():
+            for pe, p in zip(self.ema.parameters(), self.model.parameters()):
+                pe.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+            for be, b in zip(self.ema.buffers(), self.model.buffers()):
+                be.copy_(b)
+
+    # ------------------------------------------------------------------------------ validation
+
+    def eval_model(self) -> nn.Module:
+        """The network validated and saved: the EMA when the recipe keeps one."""
+        return self.ema if self.ema is not None else self.model
+
+    def validate(self, state: dict[str, torch.Tensor] | None = None) -> float | None:
+        """Mean PSNR (dB) on the validation crops; ``state`` evaluates other weights instead."""
+        import torch
+
+        if self.validation is None:
+            return None
+        model = self.eval_model()
+        if state is not None:
+            model = copy.deepcopy(model)
+            model.load_state_dict(state)
+        was_training = model.training
+        model.eval()
+        values = []
+        req = self.spec.size_requirements
+        with torch.no_grad():
+            for i, (noisy, clean) in enumerate(zip(self.validation.noisy, self.validation.clean)):
+                padded, pad = pad_to_requirements(noisy, req)
+                x = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1))).unsqueeze(0).to(self.device)
+                y = self.spec.denoise(model, x, make_generator(self.device, 1000 + i))
+                out = crop_padding(y[0].float().cpu().numpy().transpose(1, 2, 0), pad)
+                values.append(psnr(np.clip(out, 0.0, 1.0), clean))
+        model.train(was_training)
+        return float(np.mean(values))
+
+    def _state_of_eval_model(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.eval_model().state_dict().items()}
+
+    # ------------------------------------------------------------------------------ checkpoints
+
+    def checkpoint_state(self, elapsed_minutes: float) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "method": self.job.method_id,
+            "config": self.job.config,
+            "channels": self.channels,
+            "seed": self.job.seed,
+            "step": self.step,
+            "total": self.total,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "best_state": self.best_state,
+            "best_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "losses": list(self.losses),
+            "val_history": [[s, v] for s, v in self.val_history],
+            "minutes": elapsed_minutes,
+            "processes": self.processes,
+        }
+
+    def save_checkpoint(self, path: Path, elapsed_minutes: float) -> None:
+        """Write a checkpoint atomically (rank 0 only)."""
+        import torch
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(self.checkpoint_state(elapsed_minutes), tmp)
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Continue from a checkpoint of the same method, configuration and seed."""
+        import torch
+
+        try:
+            ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        except FileNotFoundError:
+            raise TrainingError(f"{path}: no such checkpoint") from None
+        except Exception as exc:  # a damaged or foreign file: pickle, zip and torch errors alike
+            raise TrainingError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise TrainingError(f"{path}: not a Denoise Studio checkpoint")
+        for key, want in (("method", self.job.method_id), ("config", self.job.config), ("channels", self.channels)):
+            if ckpt[key] != want:
+                raise TrainingError(f"{path}: the checkpoint is for {key} {ckpt[key]!r}, not {want!r}")
+        if ckpt["seed"] != self.job.seed:
+            raise TrainingError(f"{path}: the checkpoint was trained with seed {ckpt['seed']}; resume with --seed {ckpt['seed']}")
+        self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None and ckpt["ema"] is not None:
+            self.ema.load_state_dict(ckpt["ema"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.step = int(ckpt["step"])
+        self.best_state = ckpt["best_state"]
+        self.best_psnr = ckpt["best_psnr"]
+        self.best_step = int(ckpt["best_step"])
+        self.losses = list(ckpt["losses"])
+        self.val_history = [(int(s), float(v)) for s, v in ckpt["val_history"]]
+        self.elapsed_before = float(ckpt["minutes"])
+        self.processes = max(self.world, int(ckpt.get("processes", 1)))
+        if self.job.steps is None:
+            self.total = int(ckpt["total"])
+
+    # ------------------------------------------------------------------------------ the run
+
+    def _should_stop(self, started: float) -> bool:
+        """Rank 0 decides (budget or stop request) and, when distributed, tells the others."""
+        stop = self.step >= self.total or self.stop_event.is_set()
+        if self.job.minutes is not None and (time.monotonic() - started) / 60.0 >= self.job.minutes:
+            stop = True
+        if self.world > 1:
+            import torch
+            import torch.distributed as dist
+
+            flag = torch.tensor([1.0 if (stop and self.rank == 0) or self.step >= self.total else 0.0], device=self.device)
+            dist.broadcast(flag, src=0)
+            stop = bool(flag.item() > 0)
+        return stop
+
+    def _record_validation(self) -> float | None:
+        value = self.validate()
+        if value is None:
+            return None
+        self.val_history.append((self.step, value))
+        if self.best_psnr is None or value > self.best_psnr:
+            self.best_psnr, self.best_step = value, self.step
+            self.best_state = self._state_of_eval_model()
+        return value
+
+    def run(self) -> Iterator[TrainProgress]:
+        """Train to the budget; yield a report after every step and end with ``final=True``.
+
+        The final report comes after the weights (and a checkpoint) are written; the result is
+        then in :attr:`result`.
+        """
+        started = time.monotonic()
+        checkpoint = self.job.checkpoint or (self.job.out.with_suffix(".ckpt") if self.job.out is not None else None)
+        stopped = False
+        while not self._should_stop(started):
+            loss, parts = self.train_step()
+            elapsed = (time.monotonic() - started) / 60.0
+            val = None
+            if self.rank == 0 and (self.step % self.validate_every == 0):
+                val = self._record_validation()
+                if checkpoint is not None:
+                    self.save_checkpoint(checkpoint, self.elapsed_before + elapsed)
+            yield TrainProgress(
+                self.step,
+                self.total,
+                loss=loss,
+                parts=parts,
+                learning_rate=learning_rate_at(self.recipe, self.step - 1, self.total),
+                elapsed=elapsed,
+                val_psnr=val,
+                best_psnr=self.best_psnr,
+            )
+        stopped = self.step < self.total
+        minutes = self.elapsed_before + (time.monotonic() - started) / 60.0
+        weights: Path | None = None
+        card: ModelCard | None = None
+        if self.rank == 0:
+            if not self.val_history or self.val_history[-1][0] != self.step:
+                self._record_validation()
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint, minutes)
+            if self.job.out is not None:
+                weights, card = self.write_weights(self.job.out, minutes)
+        message = f"wrote {weights}" if weights is not None else "done"
+        self.result = TrainResult(weights, card, self.step, list(self.losses), list(self.val_history), stopped)
+        yield TrainProgress(self.step, self.total, elapsed=minutes, best_psnr=self.best_psnr, message=message, final=True)
+
+    def close(self) -> None:
+        """Leave the process group this trainer created (distributed runs)."""
+        if self._owns_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self._owns_group = False
+
+    # ------------------------------------------------------------------------------ output
+
+    def final_state(self) -> dict[str, torch.Tensor]:
+        """The weights to ship: the best validated ones if kept, else the current ones."""
+        if self.job.keep_best and self.best_state is not None:
+            return self.best_state
+        return self._state_of_eval_model()
+
+    def write_weights(self, out: Path, minutes: float) -> tuple[Path, ModelCard]:
+        """Save the final weights as safetensors (float16 where that costs < 0.01 dB) + card."""
+        state = self.final_state()
+        if self.validation is not None:
+            half = half_precision_costs_nothing(state, evaluate=lambda s: self.validate(s) or 0.0)
+        else:
+            half = half_precision_costs_nothing(state)
+        src = self.images.source
+        card = ModelCard(
+            method=self.job.method_id,
+            config=self.job.config,
+            channels=self.channels,
+            architecture=type(self.model).__name__,
+            parameters=count_parameters(self.model),
+            recipe_command=self.job.command,
+            recipe=self.recipe.to_json() | {"steps": self.total} | ({"noise": src.noise, "sigma": list(src.sigma)} if src.kind == CLEAN else {}),
+            training_data=src.name,
+            training_images=self.images.count,
+            noise=src.noise if src.kind == CLEAN else ("real pairs" if src.kind == "pairs" else "as found in the images"),
+            sigma=[float(s) for s in src.sigma] if src.kind == CLEAN else [],
+            supervision=self.recipe.supervision,
+            steps=self.step,
+            minutes=round(minutes, 2),
+            device=self.device,
+            processes=self.processes,
+            validation_psnr=round(self.best_psnr, 3) if self.best_psnr is not None else None,
+            validation_images=len(self.validation) if self.validation is not None else 0,
+            best_step=self.best_step,
+            limitations=str(getattr(self.spec, "limitations", "")),
+            extra={"validation_history": [[s, round(v, 3)] for s, v in self.val_history], "seed": self.job.seed},
+        )
+        card = save_weights(out, state, card, dtype="float16" if half else "float32")
+        return out, card
