@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QKeySequence, QPen, QShortcut
+from PySide6.QtGui import QKeyEvent, QPen
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -171,14 +171,6 @@ class ImageViewer(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
 
-        for key, slot in (("B", self.toggle_blink), ("Space", self.toggle_blink), ("F", self.fit), ("0", self.actual_size)):
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
-        for mode, key in shortcuts.items():
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(getattr(self, f"_shortcut_{mode}"))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._update_controls()
 
@@ -467,25 +459,27 @@ class ImageViewer(QWidget):
 
     # -- slots ----------------------------------------------------------------------------------
 
+    _KEY_MODES = {Qt.Key.Key_1: "split", Qt.Key.Key_2: "side", Qt.Key.Key_3: "blink", Qt.Key.Key_4: "difference"}
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """B / Space: blink; F: fit; 0: 1:1; 1–4: compare modes (focus anywhere in the viewer)."""
+        key = event.key()
+        if key in (Qt.Key.Key_B, Qt.Key.Key_Space):
+            self.toggle_blink()
+        elif key == Qt.Key.Key_F:
+            self.fit()
+        elif key == Qt.Key.Key_0:
+            self.actual_size()
+        elif key in self._KEY_MODES:
+            self.set_mode(self._KEY_MODES[key])
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
     @Slot(object)
     def _on_mode_button(self, button: QToolButton) -> None:
         self.set_mode(button.objectName())
-
-    @Slot()
-    def _shortcut_split(self) -> None:
-        self.set_mode("split")
-
-    @Slot()
-    def _shortcut_side(self) -> None:
-        self.set_mode("side")
-
-    @Slot()
-    def _shortcut_blink(self) -> None:
-        self.set_mode("blink")
-
-    @Slot()
-    def _shortcut_difference(self) -> None:
-        self.set_mode("difference")
 
     @Slot(float)
     def _on_diff_range(self, value: float) -> None:

@@ -747,7 +747,8 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Invalid parameter: {exc}")
                 return False
         try:
-            method: Method[Any] = choice.entry.create()
+            # A fresh instance per run (the selector's instance only answers availability).
+            method: Method[Any] = type(choice.method)()
         except Exception as exc:  # noqa: BLE001
             self.show_error(f"{choice.entry.title} cannot be loaded: {exc}")
             return False

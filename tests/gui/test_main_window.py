@@ -1,0 +1,311 @@
+"""The Studio window driven as a user would: open, add noise, run, compare, export, cancel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from denoise_studio.core import metrics
+from denoise_studio.core.image import load_image
+from denoise_studio.core.noise import add_noise
+from denoise_studio.core.sidecar import sidecar_path
+from denoise_studio.gui import worker as worker_module
+from denoise_studio.gui.main_window import MainWindow
+
+
+def test_window_opens_with_a_sample(window) -> None:
+    assert window.source == "sample:astronaut"
+    assert window.noisy.shape == (512, 512, 3)
+    assert window.viewer.labels() == ["Input"]
+    assert "astronaut" in window.windowTitle()
+    assert window.device_label.text().startswith("CPU · ")
+    assert window.current_method_id() == "nlm"
+
+
+def test_method_selector_groups_by_family_and_greys_unavailable(window) -> None:
+    tree = window.selector.tree
+    families = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    assert families[0] == "Classical"
+    assert len(families) == len(set(families))
+    for method_id, choice in window.choices.items():
+        assert window.selector.is_enabled(method_id) == choice.available
+        if not choice.available:
+            assert choice.reason and choice.reason in window.selector.tooltip(method_id)
+            assert not window.select_method(method_id)
+
+
+def test_add_noise_makes_the_clean_image_the_reference(window) -> None:
+    clean = window.noisy.copy()
+    window.add_noise("gaussian", 25.0, seed=3)
+    assert window.reference is not None and np.array_equal(window.reference, clean)
+    assert np.array_equal(window.noisy, add_noise(clean, "gaussian", 25.0, 3))
+    assert (window.noisy != clean).mean() > 0.9
+    assert window.viewer.labels()[:2] == ["Noisy input", "Reference"]
+    assert "dB" in window.metrics_view.baseline_label.text()
+    # Adding noise again replaces it rather than piling it up.
+    window.add_noise("gaussian", 5.0, seed=3)
+    assert np.array_equal(window.reference, clean)
+    assert np.array_equal(window.noisy, add_noise(clean, "gaussian", 5.0, 3))
+    window.add_noise("salt-pepper", 25.0, seed=1)
+    assert np.array_equal(window.noisy, add_noise(clean, "salt-pepper", 25.0, 1))
+
+
+def test_run_nlm_through_the_window(window, run_method, small_png: Path) -> None:
+    assert window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    noisy_psnr = metrics.psnr(window.noisy, window.reference)
+    run_method("nlm")
+    assert window.results.count() == 1
+    entry = window.results.all()[0]
+    assert entry.method_id == "nlm" and entry.params == window.param_panel("nlm").values()
+    assert entry.psnr == pytest.approx(metrics.psnr(entry.image, window.reference))
+    assert entry.psnr > noisy_psnr + 3  # NLM removes a good part of σ = 25 noise
+    assert window.metrics_view.psnr_label.text() == f"{entry.psnr:.2f} dB"
+    assert window.metrics_view.ssim_label.text() == f"{entry.ssim:.4f}"
+    assert window.viewer.labels()[:2] == ["Noisy input", entry.label]
+    assert f"{entry.psnr:.2f} dB" in window.results.list.item(0).text()
+    assert not window.cancel_button.isVisible()
+
+
+def test_compare_any_two_results_in_every_mode(window, run_method, small_png: Path, qtbot) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 20.0, seed=1)
+    run_method("nlm")
+    run_method("gaussian")  # switching methods keeps the earlier result
+    first, second = window.results.all()
+    assert window.results.count() == 2
+    window.results.select([first.id, second.id])
+    qtbot.mouseClick(window.results.compare_button, Qt.MouseButton.LeftButton)
+    assert window.viewer.labels()[:2] == [first.label, second.label]
+    assert window.a_combo.currentText() == first.label and window.b_combo.currentText() == second.label
+
+    viewer = window.viewer
+    viewer.set_mode("side")
+    assert len(viewer.views()) >= 2
+    viewer.views()[0].setRange(xRange=(10, 30), yRange=(10, 30), padding=0)
+    x0, x1 = viewer.views()[1].viewRange()[0]
+    assert (x0, x1) == pytest.approx((10, 30), abs=1.0)  # panes are locked together
+
+    viewer.set_mode("difference")
+    shown = viewer.views()[0].addedItems[0].image
+    expected = (second.image - first.image).mean(axis=2) * 255
+    assert np.allclose(shown, expected, atol=1e-4)
+
+    viewer.set_mode("blink")
+    items = [i for i in viewer.views()[0].addedItems if hasattr(i, "image")]
+    before = viewer.blink_shows_b
+    qtbot.keyClick(viewer, Qt.Key.Key_B)
+    assert viewer.blink_shows_b != before
+    assert items[1].isVisible() == viewer.blink_shows_b
+    qtbot.keyClick(viewer.graphics, Qt.Key.Key_B)  # from the image itself, the key reaches the viewer
+    assert viewer.blink_shows_b == before
+
+    viewer.set_mode("split")
+    viewer.set_divider(0.25)
+    assert viewer.divider == pytest.approx(0.25)
+
+
+def test_export_writes_the_image_and_a_correct_sidecar(window, run_method, small_png: Path, tmp_path: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=7)
+    window.seed_spin.setValue(5)
+    run_method("nlm")
+    entry = window.results.all()[0]
+
+    out = tmp_path / "out" / "nlm result.png"
+    out.parent.mkdir()
+    assert window.export_result(entry.id, out) == out
+    written = load_image(out)
+    assert np.abs(written.pixels - entry.image).max() <= 0.5 / 255 + 1e-6
+    record = json.loads(sidecar_path(out).read_text())
+    assert record["method"] == "nlm"
+    assert record["params"] == entry.params.to_dict()
+    assert record["seed"] == 5
+    assert record["input"] == str(small_png.resolve())
+    assert record["metrics"]["psnr"] == pytest.approx(entry.psnr)
+    assert record["metrics"]["ssim"] == pytest.approx(entry.ssim)
+    assert record["extra"]["noise"] == {"model": "gaussian", "sigma": 25.0, "seed": 7}
+    assert "numpy" in record["versions"]
+
+    tiff = window.export_result(entry.id, tmp_path / "deep.tif", bit_depth=16)
+    assert tiff is not None and load_image(tiff).bit_depth == 16
+    jpeg = window.export_result(entry.id, tmp_path / "small.jpg", jpeg_quality=40)
+    assert jpeg is not None and json.loads(sidecar_path(jpeg).read_text())["extra"]["jpeg_quality"] == 40
+
+
+def test_export_never_overwrites_the_input_and_asks_for_others(window, run_method, small_png: Path, tmp_path: Path, monkeypatch) -> None:
+    window.open_image(str(small_png))
+    run_method("gaussian")
+    entry = window.results.all()[0]
+    original = small_png.read_bytes()
+    assert window.export_result(entry.id, small_png) is None
+    assert small_png.read_bytes() == original
+    assert "input" in window.last_error
+
+    other = tmp_path / "existing.png"
+    other.write_bytes(b"keep me")
+    asked = []
+    monkeypatch.setattr(window, "confirm_overwrite", lambda path: asked.append(path) or False)
+    assert window.export_result(entry.id, other) is None
+    assert other.read_bytes() == b"keep me" and asked == [other]
+    monkeypatch.setattr(window, "confirm_overwrite", lambda path: True)
+    assert window.export_result(entry.id, other) == other
+    assert other.read_bytes() != b"keep me"
+
+
+def test_export_all_comparison_and_curve(window, run_method, small_png: Path, tmp_path: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    run_method("nlm")
+    run_method("slow", params=window.choices["slow"].method.Params(iterations=30, delay=0.0))
+    written = window.export_all(tmp_path)
+    assert len(written) == 2 and all(sidecar_path(p).is_file() for p in written)
+
+    first, second = window.results.all()
+    window.compare(f"result:{first.id}", f"result:{second.id}")
+    comparison = window.export_comparison(tmp_path / "comparison.png")
+    image = load_image(comparison).pixels
+    h, w = window.noisy.shape[:2]
+    assert image.shape[0] > h and image.shape[1] >= 3 * w  # A, B and the reference, labelled above
+    assert np.abs(image[-h:, :w] - first.image).max() <= 1.0 / 255 + 1e-6
+
+    result = window.export_curve(tmp_path / "curve.csv")
+    assert result is not None
+    csv_path, png_path = result
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].split(",")[:2] == ["step", "loss"] and "variance" in lines[0] and "psnr" in lines[0]
+    assert len(lines) == 1 + 30
+    assert "guard" in csv_path.read_text()
+    assert load_image(png_path).width > 100
+
+
+def test_cancel_a_long_run_discards_it(window, qtbot, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    window.select_method("slow")
+    slow = window.choices["slow"].method
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        assert window.start_run(params=slow.Params(iterations=100_000, delay=0.002))
+        assert window.cancel_button.isVisible()
+        qtbot.waitUntil(lambda: window.curve.has_data(), timeout=5000)
+        assert window.is_running()
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    assert window.worker is None
+    assert window.results.count() == 0
+    assert worker_module.running_threads() == []
+    assert window.viewer.labels() == ["Input"]  # the live preview is taken down
+
+
+def test_stop_keeps_the_result_so_far(window, qtbot, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    window.select_method("slow")
+    slow = window.choices["slow"].method
+    with qtbot.waitSignal(window.result_added, timeout=10_000):
+        assert window.start_run(params=slow.Params(iterations=100_000, delay=0.002))
+        qtbot.waitUntil(lambda: len(window.curve.series().get("loss", ([], []))[0]) >= 5, timeout=5000)
+        qtbot.mouseClick(window.curve.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=5000)
+    entry = window.results.all()[0]
+    assert entry.stopped_early and entry.extra["final_step"] < 100_000
+    series = window.curve.series()
+    assert {"loss", "variance", "psnr"} <= set(series)
+    assert (3, "guard") in window.curve.events()
+
+
+def test_pause_holds_the_run(window, qtbot, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    window.select_method("slow")
+    slow = window.choices["slow"].method
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        window.start_run(params=slow.Params(iterations=100_000, delay=0.001))
+        qtbot.waitUntil(lambda: window.curve.has_data(), timeout=5000)
+        window.curve.pause_button.click()
+        assert window.worker.paused
+        qtbot.wait(150)
+        steps = len(window.curve.series()["loss"][0])
+        qtbot.wait(300)
+        assert len(window.curve.series()["loss"][0]) <= steps + 1
+        window.curve.pause_button.click()
+        qtbot.waitUntil(lambda: len(window.curve.series()["loss"][0]) > steps + 5, timeout=5000)
+        window.cancel_run()
+
+
+def test_a_corrupt_file_shows_an_error_and_the_window_keeps_working(window, run_method, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 50)
+    before = window.source
+    assert not window.open_image(str(bad))
+    assert "broken.png" in window.last_error
+    assert window._error_box is not None and window._error_box.isVisible()
+    window._error_box.close()
+    assert window.source == before and window.noisy is not None
+    window.add_noise("gaussian", 10.0)
+    run_method("gaussian")
+    assert window.results.count() == 1
+
+
+def test_an_error_inside_a_method_becomes_a_message(window, run_method, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    run_method("broken")
+    assert "deliberate failure" in window.last_error
+    assert window.results.count() == 0
+    assert window.run_button.isEnabled()
+    window._error_box.close()
+
+
+def test_invalid_parameters_are_reported_not_run(window) -> None:
+    window.select_method("nlm")
+    panel = window.param_panel("nlm")
+    field = panel.fields["patch_size"]
+    field.auto.setChecked(False)
+    field.editor.setValue(4)  # even: NLMParams refuses it
+    assert not window.start_run()
+    assert "odd" in window.last_error
+    assert window.worker is None
+
+
+def test_closing_the_window_cancels_and_waits(qtbot, settings: QSettings, choices, small_png: Path) -> None:
+    win = MainWindow(settings=settings, choices=choices, initial=str(small_png))
+    qtbot.addWidget(win)
+    win.show()
+    win.select_method("slow")
+    win.start_run(params=choices["slow"].method.Params(iterations=100_000, delay=0.002))
+    qtbot.waitUntil(lambda: win.curve.has_data(), timeout=5000)
+    win.close()
+    assert win.worker is None
+    assert worker_module.running_threads() == []
+
+
+def test_settings_persist_method_parameters_and_recent_files(qtbot, settings: QSettings, choices, small_png: Path) -> None:
+    win = MainWindow(settings=settings, choices=choices, initial=str(small_png))
+    qtbot.addWidget(win)
+    win.select_method("bilateral")
+    panel = win.param_panel("bilateral")
+    name = next(n for n, f in panel.fields.items() if f.spec.type in (int, float) and f.spec.minimum is not None)
+    spec = panel.fields[name].spec
+    if panel.fields[name].auto is not None:
+        panel.fields[name].auto.setChecked(False)
+    panel.fields[name].editor.setValue(spec.maximum)
+    expected = panel.values()
+    win.close()
+
+    again = MainWindow(settings=settings, choices=choices, initial=None)
+    qtbot.addWidget(again)
+    assert again.current_method_id() == "bilateral"
+    assert again.param_panel("bilateral").values() == expected
+    assert again.recent_files()[0] == str(small_png)
+    assert again.last_folder() == str(small_png.parent)
+    again.close()
+
+
+def test_load_reference_checks_the_size(window, small_png: Path, tmp_path: Path) -> None:
+    window.open_image(str(small_png))
+    assert window.load_reference(str(small_png))
+    assert window.reference is not None
+    assert not window.load_reference("sample:camera")
+    assert "size" in window.last_error
+    window._error_box.close()
