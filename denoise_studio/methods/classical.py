@@ -345,11 +345,38 @@ class BM3D(_Classical):
         x = _check_input(noisy)
         sigma, estimated = resolve_sigma(x, params.sigma)
         z = x.astype(np.float64)
-        if x.shape[2] == 3:
-            out = bm3d.bm3d_rgb(z, sigma / 255.0, profile=params.profile, colorspace=params.colorspace)
+        s = sigma / 255.0
+        mode = "color"
+        if x.shape[2] == 1:
+            mode = "gray"
+            out = bm3d.bm3d(z[:, :, 0], s, profile=params.profile)[:, :, None]
+        elif np.ptp(z) < 1e-6:
+            mode = "constant"  # nothing to denoise, and the colour transform would divide by 0
+            out = z
+        elif _colour_transform_degenerate(z):
+            # bm3d_rgb rescales each transformed channel by its range: a constant channel (a
+            # gray image stored as RGB, a flat colour) would be divided by zero. Such images
+            # carry no usable colour correlation, so each channel is denoised on its own.
+            mode = "per-channel"
+            out = np.dstack([bm3d.bm3d(np.ascontiguousarray(z[:, :, c]), s, profile=params.profile) for c in range(3)])
         else:
-            out = bm3d.bm3d(z[:, :, 0], sigma / 255.0, profile=params.profile)
-        yield _final(np.asarray(out), x.shape, sigma, estimated, f"BM3D, σ {sigma:.1f}")
+            out = bm3d.bm3d_rgb(z, s, profile=params.profile, colorspace=params.colorspace)
+        yield _final(np.asarray(out), x.shape, sigma, estimated, f"BM3D, σ {sigma:.1f}", mode=mode)
+
+
+# Opponent (luminance, two chrominance) and YCbCr transforms; a channel of either that is
+# constant over the image makes the reference code's per-channel normalisation divide by zero.
+_COLOUR_TRANSFORMS = np.array(
+    [
+        [1 / 3, 1 / 3, 1 / 3], [0.5, 0.0, -0.5], [0.25, -0.5, 0.25],
+        [0.299, 0.587, 0.114], [-0.169, -0.331, 0.5], [0.5, -0.419, -0.081],
+    ]
+)
+
+
+def _colour_transform_degenerate(z: np.ndarray) -> bool:
+    transformed = z.reshape(-1, 3) @ _COLOUR_TRANSFORMS.T
+    return bool(np.any(np.ptp(transformed, axis=0) < 1e-6))
 
 
 # --------------------------------------------------------------------------------------------
