@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from torch import nn
 
 CHECKPOINT_FORMAT = "denoise-studio-checkpoint/1"
+# A time-budgeted schedule is fitted after this many steps, to 90 % of the remaining time (the
+# machine may be shared, and validations take time too).
+FIT_AFTER_STEPS = 20
+FIT_MARGIN = 0.9
 
 
 class TrainingError(ValueError):
@@ -167,6 +171,10 @@ class Trainer:
         if self.total < 1:
             raise TrainingError("the number of steps must be at least 1")
         self.validate_every = int(job.validate_every or recipe.validate_every)
+        # With a time budget and no step count, the schedule's length is fitted to the budget
+        # once the speed is known (then fixed, and kept in the checkpoint).
+        self.fit_schedule = job.minutes is not None and job.steps is None
+        self.fitted = False
 
         # Distributed set-up (torchrun): one process per device, gradients averaged by DDP.
         self.rank, self.world, local_rank = distributed_env()
@@ -318,6 +326,7 @@ class Trainer:
             "seed": self.job.seed,
             "step": self.step,
             "total": self.total,
+            "fitted": self.fitted,
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
@@ -370,6 +379,7 @@ class Trainer:
         self.processes = max(self.world, int(ckpt.get("processes", 1)))
         if self.job.steps is None:
             self.total = int(ckpt["total"])
+            self.fitted = bool(ckpt.get("fitted", False))
 
     # ------------------------------------------------------------------------------ the run
 
@@ -405,10 +415,12 @@ class Trainer:
         """
         started = time.monotonic()
         checkpoint = self.job.checkpoint or (self.job.out.with_suffix(".ckpt") if self.job.out is not None else None)
-        stopped = False
+        first_step = self.step
         while not self._should_stop(started):
             loss, parts = self.train_step()
             elapsed = (time.monotonic() - started) / 60.0
+            if self.fit_schedule and not self.fitted and self.step - first_step >= FIT_AFTER_STEPS:
+                self._fit_schedule(elapsed, self.step - first_step)
             val = None
             if self.rank == 0 and (self.step % self.validate_every == 0):
                 val = self._record_validation()
@@ -438,6 +450,26 @@ class Trainer:
         message = f"wrote {weights}" if weights is not None else "done"
         self.result = TrainResult(weights, card, self.step, list(self.losses), list(self.val_history), stopped)
         yield TrainProgress(self.step, self.total, elapsed=minutes, best_psnr=self.best_psnr, message=message, final=True)
+
+    def _fit_schedule(self, elapsed_minutes: float, steps_done: int) -> None:
+        """Shorten the schedule to the steps that fit the time budget at the measured speed.
+
+        Rank 0 measures and decides; the others receive the same length, so every process
+        follows the same learning rate.
+        """
+        assert self.job.minutes is not None
+        per_step = elapsed_minutes / max(steps_done, 1)
+        remaining = max(self.job.minutes - elapsed_minutes, 0.0)
+        total = min(self.total, self.step + int(FIT_MARGIN * remaining / max(per_step, 1e-9)))
+        if self.world > 1:
+            import torch
+            import torch.distributed as dist
+
+            value = torch.tensor([float(total)], device=self.device)
+            dist.broadcast(value, src=0)
+            total = int(value.item())
+        self.total = max(total, self.step + 1)
+        self.fitted = True
 
     def close(self) -> None:
         """Leave the process group this trainer created (distributed runs)."""
