@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate-noise": ("denoise_studio.noisegen", "new noisy versions of a noisy image by redrawing its InvDN latent"),
     "gui": ("denoise_studio.app", "open the Studio window"),
     "train": ("denoise_studio.training.command", "train a network method and write its weights and model card"),
+    "bench-dip": ("denoise_studio.bench_dip", "benchmark Deep Image Prior: speed, stopping rules, fast preset, memory"),
 }
 
 

@@ -45,6 +45,7 @@ _ENTRIES: tuple[MethodEntry, ...] = (
     MethodEntry("bm3d", "BM3D", "Classical", "classical:BM3D"),
     MethodEntry("tv", "Total variation (Chambolle)", "Classical", "classical:TotalVariation"),
     MethodEntry("wavelet", "Wavelet shrinkage (BayesShrink)", "Classical", "classical:Wavelet"),
+    MethodEntry("dip", "Deep Image Prior", "Deep Image Prior", "dip:DIP"),
     MethodEntry("invdn", "InvDN", "Supervised", "invdn:InvDN"),
     MethodEntry("formresnet", "FormResNet", "Supervised", "formresnet:FormResNet"),
     MethodEntry("diffresnet", "DiffResNet", "Supervised", "formresnet:DiffResNet"),

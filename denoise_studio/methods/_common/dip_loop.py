@@ -1,0 +1,357 @@
+"""The Deep Image Prior optimisation loop shared by DIP and NAS-DIP.
+
+Ulyanov et al., "Deep Image Prior" (CVPR 2018), Sec. 3 and the denoising notebook: a randomly
+initialised network ``f_θ`` maps a fixed code ``z`` (32 channels of uniform noise × 0.1) to an
+image; Adam (lr 0.01) minimises ``||f_θ(z + σ_p ε) − x_noisy||²`` with fresh Gaussian jitter
+``σ_p = 1/30`` each step, and the result is an exponential average (0.99) of the outputs. The
+notebook's guard restores the previous weights when the PSNR of the output against the noisy
+image falls by more than 5 dB in one step (Adam occasionally diverges). Early stopping by
+:mod:`denoise_studio.core.early_stop` (ES-WMV, ES-EMV).
+
+Deviations from the notebook, on purpose: the guard is checked every step (the notebook skips
+multiples of ``show_every``), skips the optimiser step after restoring (the notebook still
+applies the gradient of the bad step), and keeps the bad output out of the average and the
+stopping rules.
+
+Snapshot contract
+-----------------
+Every step ``t`` (1-based) yields one :class:`~denoise_studio.core.method.Snapshot` with
+``step=t``, ``total=iterations`` and:
+
+``loss``
+    The mean squared error against the noisy image (over the padded image the network fits).
+``scalars``
+    ``psnr_noisy`` (raw output vs noisy, dB), ``psnr_noisy_avg`` (averaged output vs noisy);
+    with ``ctx.reference``: ``psnr_ref`` (raw vs reference), ``psnr_ref_avg`` (averaged vs
+    reference); once the rules have enough outputs: ``variance_wmv`` and ``variance_emv``
+    (per-pixel variance of the raw outputs, see :mod:`~denoise_studio.core.early_stop`).
+``events``
+    ``"guard"`` when the guard restored the previous weights at this step (that step's
+    optimiser update is skipped); ``"es-wmv"`` / ``"es-emv"`` at the step where that rule
+    detects its stop (whichever rule is active; only the one named in ``stop_rule`` ends the
+    run); ``"fp32"`` when mixed precision produced a non-finite loss and the run fell back to
+    float32. The event snapshot's ``info`` carries ``suggested_iteration_wmv`` /
+    ``suggested_iteration_emv``.
+``image``
+    The averaged output (H×W×C, cropped to the input, a copy) at most about ten times per
+    second (time-based; the first step always has one); otherwise ``None``.
+
+The run ends with one more snapshot with ``final=True`` (also after ``ctx.request_stop()``, and
+with ``step`` = the last completed step), whose
+
+``image``
+    is chosen by ``keep``: ``"average"``, ``"raw"`` (the last raw output) or ``"rule"`` (the
+    suggested iterate of the active rule, or of ES-WMV when ``stop_rule="none"``; the average
+    when no rule has suggested one yet: then ``info["kept"]`` says ``"average"``);
+``maps``
+    ``"raw"``, ``"average"`` and, when a rule suggested an iterate, ``"suggested"`` (the
+    averaged output at the suggested iteration — what was on screen then);
+``info``
+    ``stop_iteration``; ``stop_rule`` (``"es-wmv"``, ``"es-emv"``, ``"user"`` for a stop
+    request, ``"iterations"``); ``suggested_iteration_wmv``, ``suggested_iteration_emv``
+    (``None`` until found); ``kept``; ``guard_steps`` (list); ``preset``; ``network``
+    (architecture summary); ``parameters``; ``device``; ``precision``; ``seconds``;
+    ``iterations_per_second``; ``padded_shape``.
+
+When ``ctx.history`` is an :class:`~denoise_studio.core.history.IterateHistory`, the averaged
+output of every step is recorded into it (the time machine). ``ctx.stop_requested`` and
+``ctx.wait_if_paused()`` are checked before every step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from denoise_studio.core.early_stop import ExponentialVariance, WindowedVariance
+from denoise_studio.core.history import IterateHistory
+from denoise_studio.core.image import to_numpy, to_tensor
+from denoise_studio.core.method import MethodError, RunContext, Snapshot
+from denoise_studio.core.params import Params, param
+from denoise_studio.core.tiling import SizeRequirements, pad_to_requirements
+from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
+
+IMAGE_INTERVAL_S = 0.1  # at most ~10 image snapshots per second
+GUARD_DROP_DB = 5.0  # the notebook's threshold
+
+
+@dataclass(frozen=True)
+class DipLoopParams(Params):
+    """Parameters every DIP-style method shares (subclasses redefine ``preset``)."""
+
+    preset: str = param("auto", choices=("auto",), title="Preset")
+    iterations: int = param(3000, minimum=1, maximum=50_000, step=100, title="Iterations")
+    learning_rate: float = param(0.01, minimum=1e-5, maximum=0.1, log_scale=True, title="Learning rate", description="Adam step size")
+    input_noise: float = param(1 / 30, minimum=0.0, maximum=0.2, title="Input jitter σ_p", description="σ of the Gaussian noise added to z each step")
+    ema_decay: float = param(0.99, minimum=0.0, maximum=0.999, title="Output EMA", description="weight of the previous average (0 = no averaging)")
+    stop_rule: str = param("none", choices=("none", "es-wmv", "es-emv"), title="Stop rule", description="let a variance rule end the run")
+    keep: str = param("average", choices=("average", "raw", "rule"), title="Keep", description="result after a stop: averaged output, last raw output, or the rule's suggested iterate")
+    guard: bool = param(True, title="Divergence guard", description="restore the previous weights when PSNR vs noisy drops by more than 5 dB")
+    variance_window: int = param(100, minimum=2, maximum=1000, title="ES window W", advanced=True)
+    patience: int = param(1000, minimum=1, maximum=20_000, step=100, title="ES patience P", advanced=True)
+    emv_alpha: float = param(0.1, minimum=0.001, maximum=1.0, title="ES-EMV α", advanced=True)
+    precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
+    compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; falls back to eager on failure)", advanced=True)
+
+
+def _psnr_from_mse(mse: float) -> float:
+    return math.inf if mse <= 0 else -10.0 * math.log10(mse)
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX).
+
+    Then oneDNN runs bfloat16 convolutions about twice as fast as float32 (measured on the
+    development CPU, see BENCHMARKS.md); without them bfloat16 is emulated and slower.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``name`` on ``device`` (None = plain float32).
+
+    ``auto``: bfloat16 on CUDA when supported, else float16 (with loss scaling); on the CPU
+    bfloat16 where the CPU has native bfloat16 instructions, else float32.
+    """
+    if name == "float32":
+        return None
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu" and cpu_has_native_bf16():
+            return torch.bfloat16
+        return None
+    return torch.bfloat16 if name == "bfloat16" else torch.float16
+
+
+def build_network(cfg: SkipConfig, seed: int) -> SkipNet:
+    """A skip network initialised from ``seed`` without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SkipNet(cfg)
+
+
+def make_input(cfg: SkipConfig, height: int, width: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """DIP's code z: ``in_channels`` of uniform noise in [0, 0.1) (notebook: ``get_noise(..., var=1/10)``)."""
+    return torch.rand((1, cfg.in_channels, height, width), generator=generator, device=device) * 0.1
+
+
+def fit(noisy: np.ndarray, params: DipLoopParams, cfg: SkipConfig, ctx: RunContext, preset: str = "") -> Iterator[Snapshot]:
+    """Run DIP on ``noisy`` with network ``cfg``; yields the snapshots of the module docstring."""
+    if noisy.ndim != 3:
+        raise MethodError("DIP expects an H×W×C image")
+    h, w, c = noisy.shape
+    if cfg.out_channels != c:
+        raise MethodError(f"network has {cfg.out_channels} output channels, image has {c}")
+    device = torch.device(ctx.device)
+    started = time.perf_counter()
+
+    # Pad by reflection to the network's multiple; the network fits the padded image and every
+    # reported quantity is measured on the crop.
+    # Reflection padding of a 3×3 conv needs at least 2 pixels at the deepest scale.
+    req = SizeRequirements(multiple_of=2**cfg.scales, minimum=2 ** (cfg.scales + 1))
+    padded, pad = pad_to_requirements(noisy, req)
+    ph, pw = padded.shape[:2]
+    rows, cols = slice(pad.top, pad.top + h), slice(pad.left, pad.left + w)
+    target = to_tensor(padded, device)
+    noisy_t = target[..., rows, cols]
+    ref_t = None
+    if ctx.reference is not None and ctx.reference.shape == noisy.shape:
+        ref_t = to_tensor(ctx.reference, device)
+
+    net = build_network(cfg, ctx.seed).to(device)
+    gen = torch.Generator(device=device).manual_seed(ctx.seed + 1)
+    z = make_input(cfg, ph, pw, gen, device)
+    channels_last = device.type == "cuda"  # measured slower on this project's CPUs (see BENCHMARKS.md)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        z = z.contiguous(memory_format=torch.channels_last)
+    forward: Any = net
+    if params.compile:
+        try:
+            forward = torch.compile(net)
+        except Exception:  # noqa: BLE001 - compilation is an optional speed-up
+            forward = net
+    amp_dtype = resolve_precision(params.precision, device)
+    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
+    opt = torch.optim.Adam(net.parameters(), lr=params.learning_rate)
+    weights = [p for p in net.parameters()]
+    last_good = [p.detach().clone() for p in weights] if params.guard else []
+    psnr_last = 0.0  # the notebook starts from 0, so the first step is never "a drop"
+
+    wmv = WindowedVariance(params.variance_window, params.patience)
+    emv = ExponentialVariance(params.emv_alpha, params.patience, warmup=params.variance_window)
+    suggested: dict[str, torch.Tensor] = {}
+    history = ctx.history if isinstance(ctx.history, IterateHistory) else None
+    if history is not None:
+        history.clear()
+
+    avg: torch.Tensor | None = None
+    raw: torch.Tensor | None = None
+    guard_steps: list[int] = []
+    events_seen: set[str] = set()
+    stop_reason = "iterations"
+    last_image_time = -math.inf
+    step = 0
+    jitter = torch.empty_like(z)
+
+    def ema(prev: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
+        if prev is None or params.ema_decay == 0.0:
+            return out.clone()
+        return prev.mul_(params.ema_decay).add_(out, alpha=1.0 - params.ema_decay)
+
+    for t in range(1, params.iterations + 1):
+        ctx.wait_if_paused()
+        if ctx.stop_requested:
+            stop_reason = "user"
+            break
+        events: list[str] = []
+        inp = z
+        if params.input_noise > 0:
+            jitter.normal_(generator=gen)
+            inp = z + params.input_noise * jitter
+        with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext():
+            out_full = forward(inp)
+        out_full = out_full.float()
+        loss = F.mse_loss(out_full, target)
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value) and amp_dtype is not None:
+            # Mixed precision overflowed: continue in float32 from the current weights.
+            amp_dtype, scaler = None, None
+            events.append("fp32")
+            opt.zero_grad(set_to_none=True)
+            step = t
+            yield Snapshot(t, params.iterations, loss=None, events=tuple(events), message="mixed precision failed; float32 from now on")
+            continue
+        psnr_noisy = _psnr_from_mse(loss_value)
+        guard_fired = params.guard and psnr_noisy - psnr_last < -GUARD_DROP_DB
+        if guard_fired:
+            # The notebook's backtracking: restore the weights that produced the last good output.
+            with torch.no_grad():
+                torch._foreach_copy_(weights, last_good)
+            opt.zero_grad(set_to_none=True)
+            events.append("guard")
+            guard_steps.append(t)
+        else:
+            if params.guard:
+                with torch.no_grad():
+                    torch._foreach_copy_(last_good, [p.detach() for p in weights])
+                psnr_last = psnr_noisy
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            out = out_full.detach()[..., rows, cols]
+            raw = out
+            avg = ema(avg, out)
+            for rule, key in ((wmv, "es-wmv"), (emv, "es-emv")):
+                if rule.update(t, out):
+                    suggested[key] = avg.clone()
+                if rule.should_stop and key not in events_seen:
+                    events_seen.add(key)
+                    events.append(key)
+            if history is not None and history.wants(t):
+                history.record(t, avg)
+        step = t
+
+        # Scalars: one transfer for all of them.
+        scalars: dict[str, float] = {"psnr_noisy": psnr_noisy}
+        if avg is not None and raw is not None:
+            parts = [F.mse_loss(avg, noisy_t)]
+            if ref_t is not None:
+                parts += [F.mse_loss(raw, ref_t), F.mse_loss(avg, ref_t)]
+            values = torch.stack(parts).tolist()
+            scalars["psnr_noisy_avg"] = _psnr_from_mse(values[0])
+            if ref_t is not None:
+                scalars["psnr_ref"] = _psnr_from_mse(values[1])
+                scalars["psnr_ref_avg"] = _psnr_from_mse(values[2])
+        if wmv.variance is not None:
+            scalars["variance_wmv"] = wmv.variance
+        if emv.variance is not None:
+            scalars["variance_emv"] = emv.variance
+
+        now = time.monotonic()
+        image = None
+        if avg is not None and (now - last_image_time >= IMAGE_INTERVAL_S):
+            image = to_numpy(avg)
+            last_image_time = now
+        info: dict[str, Any] = {}
+        if any(e.startswith("es-") for e in events):
+            info = {"suggested_iteration_wmv": wmv.best_step, "suggested_iteration_emv": emv.best_step}
+        yield Snapshot(t, params.iterations, image=image, loss=loss_value, scalars=scalars, events=tuple(events), info=info)
+
+        if params.stop_rule == "es-wmv" and wmv.should_stop:
+            stop_reason = "es-wmv"
+            break
+        if params.stop_rule == "es-emv" and emv.should_stop:
+            stop_reason = "es-emv"
+            break
+
+    if avg is None or raw is None:
+        # Stopped before the first step: report the untrained network's output.
+        with torch.no_grad():
+            raw = net(z).float()[..., rows, cols]
+        avg = raw.clone()
+
+    rule_key = params.stop_rule if params.stop_rule != "none" else "es-wmv"
+    maps = {"raw": to_numpy(raw), "average": to_numpy(avg)}
+    if rule_key in suggested:
+        maps["suggested"] = to_numpy(suggested[rule_key])
+    kept = params.keep
+    if kept == "rule" and "suggested" not in maps:
+        kept = "average"
+    image = maps["suggested" if kept == "rule" else kept].copy()
+    seconds = time.perf_counter() - started
+    info = {
+        "stop_iteration": step,
+        "stop_rule": stop_reason,
+        "suggested_iteration_wmv": wmv.best_step,
+        "suggested_iteration_emv": emv.best_step,
+        "kept": kept,
+        "guard_steps": guard_steps,
+        "preset": preset,
+        "network": describe(cfg),
+        "parameters": parameter_count(net),
+        "device": str(device),
+        "precision": "float32" if amp_dtype is None else str(amp_dtype).replace("torch.", ""),
+        "seconds": seconds,
+        "iterations_per_second": step / seconds if seconds > 0 else 0.0,
+        "padded_shape": [ph, pw],
+    }
+    yield Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
+
+
+def describe(cfg: SkipConfig) -> str:
+    """A one-line summary of a network for the info panel and the sidecar."""
+    width = sorted(set(cfg.channels_down))
+    text = f"skip {cfg.scales}×{'/'.join(map(str, width))}, skip {cfg.channels_skip[0]}, up {cfg.resize}"
+    if cfg.transform != "identity":
+        text += f"+{cfg.transform}{cfg.transform_kernel}"
+    if cfg.cross_scale:
+        text += ", cross-scale"
+    if cfg.skip_merge == "add":
+        text += ", additive skips"
+    return text
+

@@ -1,0 +1,74 @@
+"""Deep Image Prior (Ulyanov, Vedaldi and Lempitsky, CVPR 2018), denoising setting.
+
+The image prior is the structure of a randomly initialised network: fitting it to the noisy
+image reproduces the image before it reproduces the noise. Sec. 4 "Denoising and generic
+reconstruction" and the official notebook: the skip network of
+:mod:`denoise_studio.methods._common.skip_net` (5 × 128 channels, 4 skip channels, bilinear),
+input z of 32 channels, jitter σ_p = 1/30, Adam with lr 0.01, output EMA 0.99, the 5 dB guard.
+The loop and its snapshot contract are in :mod:`denoise_studio.methods._common.dip_loop`.
+
+Presets
+-------
+``paper``
+    The network above, exactly.
+``fast``
+    For CPUs: the same topology with fewer channels and nearest-neighbour upsampling, chosen by
+    measurement on the development CPU (see ``docs/BENCHMARKS.md``, "Deep Image Prior").
+``auto`` (default)
+    ``paper`` when the run's device is CUDA, else ``fast``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from denoise_studio.core.method import Method, RunContext, Snapshot
+from denoise_studio.core.params import param
+from denoise_studio.methods._common.dip_loop import DipLoopParams, fit
+from denoise_studio.methods._common.skip_net import SkipConfig
+
+PAPER = SkipConfig()
+# Measured on the 2-core development CPU (docs/BENCHMARKS.md): 32 channels and nearest
+# upsampling run several times faster per iteration for a small loss of peak PSNR.
+FAST = SkipConfig(resize="nearest").with_channels(32, skip=4)
+
+
+@dataclass(frozen=True)
+class DIPParams(DipLoopParams):
+    """Parameters of :class:`DIP`; see :class:`DipLoopParams` for the shared ones."""
+
+    preset: str = param("auto", choices=("auto", "paper", "fast"), title="Preset", description="paper: 5×128 bilinear; fast: fewer channels, nearest (CPU); auto: paper on CUDA, else fast")
+
+
+def resolve_preset(preset: str, device: str) -> str:
+    """``auto`` → ``paper`` on CUDA, ``fast`` elsewhere; other names unchanged."""
+    if preset == "auto":
+        return "paper" if device.startswith("cuda") else "fast"
+    return preset
+
+
+def network_for(preset: str, channels: int) -> SkipConfig:
+    """The network of a (resolved) preset for an image with ``channels`` channels."""
+    from dataclasses import replace
+
+    base = PAPER if preset == "paper" else FAST
+    return replace(base, out_channels=channels)
+
+
+class DIP(Method[DIPParams]):
+    """Deep Image Prior (Ulyanov et al., CVPR 2018), denoising setting of Sec. 4."""
+
+    id = "dip"
+    title = "Deep Image Prior"
+    family = "Deep Image Prior"
+    Params = DIPParams
+    iterative = True
+    description = "Fits a random network to the noisy image; stop early (by eye or by rule) before it fits the noise."
+
+    def run(self, noisy: np.ndarray, params: DIPParams, ctx: RunContext) -> Iterator[Snapshot]:
+        preset = resolve_preset(params.preset, ctx.device)
+        cfg = network_for(preset, noisy.shape[2])
+        yield from fit(noisy, params, cfg, ctx, preset=preset)
