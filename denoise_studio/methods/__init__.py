@@ -50,6 +50,7 @@ _ENTRIES: tuple[MethodEntry, ...] = (
     MethodEntry("formresnet", "FormResNet", "Supervised", "formresnet:FormResNet"),
     MethodEntry("diffresnet", "DiffResNet", "Supervised", "formresnet:DiffResNet"),
     MethodEntry("ap_bsn", "AP-BSN", "Self-supervised", "ap_bsn:APBSN"),
+    MethodEntry("lg_bpn", "LG-BPN", "Self-supervised", "lg_bpn:LGBPN"),
     MethodEntry("masked", "Masked Image Training", "Supervised", "masked:MaskedDenoiser"),
     MethodEntry("masked_baseline", "Masked Image Training: unmasked baseline", "Supervised", "masked:MaskedBaseline"),
 )

@@ -136,7 +136,7 @@ class APBSNConfig:
 CONFIGS: dict[str, APBSNConfig] = {
     # The paper's network: 128 base channels, 9 modules per branch (about 3.7 M parameters).
     "paper": APBSNConfig(base=128, modules=9),
-    # Sized for a CPU: about 60 k parameters, ~20× fewer operations per pixel.
+    # Sized for a CPU: about 0.13 M parameters, ~30× fewer operations per pixel.
     "lite": APBSNConfig(base=32, modules=4),
 }
 
