@@ -73,9 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if screenshot and Path(screenshot).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
         raise UserError("--screenshot must name a .png, .jpg or .bmp file")
     app = create_application(offscreen=bool(screenshot))
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QSettings
 
-    from denoise_studio.core.params import ParamError
     from denoise_studio.gui.main_window import MainWindow
 
     settings = None
@@ -85,7 +84,27 @@ def run(args: argparse.Namespace) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="denoise-studio-shot-")
         settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, initial=None, restore_layout=not screenshot)
-    if screenshot:
+    try:
+        _prepare(window, args, pairs)
+        if not screenshot:
+            if args.method:
+                window.start_run()
+            return int(app.exec())
+        _screenshot(app, window, args)
+        return 0
+    finally:
+        if window.isVisible() or screenshot:
+            window.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _prepare(window, args: argparse.Namespace, pairs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Size, image, noise, method, parameters and compare mode from the command line."""
+    from denoise_studio.cli import UserError
+    from denoise_studio.methods import get_entry
+
+    if args.screenshot:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
         except ValueError:
@@ -94,66 +113,53 @@ def run(args: argparse.Namespace) -> int:
     window.show()
     source = args.image or "sample:astronaut"
     if not window.open_image(source):
-        message = window.last_error or f"cannot open {source}"
-        if screenshot:
-            window.close()
-            raise UserError(message)
+        if args.screenshot:
+            raise UserError(window.last_error or f"cannot open {source}")
+        window.open_image("sample:astronaut")  # the error box stays up over a usable window
     if args.noise_sigma is not None:
         window.add_noise(args.noise, args.noise_sigma, args.seed)
     window.seed_spin.setValue(args.seed)
     if args.method:
-        from denoise_studio.methods import get_entry
-
         get_entry(args.method)  # UnknownMethodError lists the known ids
         if not window.select_method(args.method):
-            reason = window.choices[args.method].reason
-            raise UserError(f"method {args.method!r} cannot run here: {reason}")
+            raise UserError(f"method {args.method!r} cannot run here: {window.choices[args.method].reason}")
     if pairs:
         panel = window.param_panel()
         if panel is not None:
-            try:
-                panel.set_values(panel.params_class.from_strings(pairs, base=panel.values()))
-            except ParamError:
-                window.close()
-                raise
+            panel.set_values(panel.params_class.from_strings(pairs, base=panel.values()))
     if args.mode:
         window.viewer.set_mode(args.mode)
-    if not screenshot:
-        if args.method:
-            window.start_run()
-        return int(app.exec())
 
-    # Screenshot: run to completion, let the window settle, grab it.
-    code = 0
-    try:
-        if args.method:
-            loop = QEventLoop()
-            window.run_finished.connect(loop.quit)
-            timer = QTimer()
-            timer.setSingleShot(True)
-            timer.timeout.connect(loop.quit)
-            timer.start(int(args.timeout * 1000))
-            if window.start_run():
-                loop.exec()
-            if window.is_running():
-                window.cancel_run(wait=True)
-                raise UserError(f"the run did not finish within {args.timeout:g} s")
-            if window.last_error:
-                raise UserError(window.last_error.split("\n\n")[0])
-        for _ in range(5):
-            app.processEvents()
-        window.viewer.fit()
+
+def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """Run the method to completion, let the window settle, grab it to ``args.screenshot``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from denoise_studio.cli import UserError
+
+    if args.method:
+        loop = QEventLoop()
+        window.run_finished.connect(loop.quit)
+        timer = QTimer()
+        timer.setSingleShot(True)
+        timer.timeout.connect(loop.quit)
+        timer.start(int(args.timeout * 1000))
+        if window.start_run():
+            loop.exec()
+        if window.is_running():
+            window.cancel_run(wait=True)
+            raise UserError(f"the run did not finish within {args.timeout:g} s")
+        if window.last_error:
+            raise UserError(window.last_error.split("\n\n")[0])
+    for _ in range(5):
         app.processEvents()
-        image = window.grab()
-        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-        if not image.save(str(screenshot)):
-            raise UserError(f"cannot write {screenshot}")
-        print(screenshot)
-    finally:
-        window.close()
-        if tmp is not None:
-            tmp.cleanup()
-    return code
+    window.viewer.fit()
+    app.processEvents()
+    image = window.grab()
+    Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+    if not image.save(str(args.screenshot)):
+        raise UserError(f"cannot write {args.screenshot}")
+    print(args.screenshot)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
