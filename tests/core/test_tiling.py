@@ -1,0 +1,118 @@
+"""Size requirements, padding, and tiled inference (overlap, feathering, agreement with whole)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from denoise_studio.core.tiling import (
+    SizeRequirements,
+    Tile,
+    choose_tile_size,
+    crop_padding,
+    feather_ramp,
+    feather_weights,
+    iter_tiled,
+    pad_to_requirements,
+    plan_tiles,
+)
+
+
+def test_padded_size_and_round_trip(odd_rgb: np.ndarray) -> None:
+    req = SizeRequirements(multiple_of=8, minimum=40)
+    padded, pad = pad_to_requirements(odd_rgb, req)
+    assert padded.shape[:2] == (40, 40)
+    assert np.array_equal(crop_padding(padded, pad), odd_rgb)
+
+
+def test_plan_covers_every_pixel_with_full_size_tiles() -> None:
+    tiles = plan_tiles(100, 130, 48, 16)
+    cover = np.zeros((100, 130), int)
+    for t in tiles:
+        assert (t.height, t.width) == (48, 48)
+        cover[t.slices] += 1
+    assert cover.min() >= 1
+    # Neighbours overlap by at least the requested amount.
+    lefts = sorted({t.left for t in tiles})
+    assert all(b - a <= 48 - 16 for a, b in zip(lefts, lefts[1:]))
+
+
+def test_one_tile_when_the_image_fits() -> None:
+    assert plan_tiles(30, 40, 64, 16) == [Tile(0, 0, 30, 40)]
+    assert plan_tiles(30, 40, 0, 16) == [Tile(0, 0, 30, 40)]
+    with pytest.raises(ValueError):
+        plan_tiles(100, 100, 32, 32)
+
+
+def test_feather_ramp_shape() -> None:
+    ramp = feather_ramp(16)
+    assert ramp[:3].max() == 0.0  # the outer quarter is ignored
+    assert ramp[-4:].min() == 1.0
+    assert np.all(np.diff(ramp) >= 0)
+    # Two tiles overlapping by 16 always have positive total weight.
+    assert np.all(ramp + ramp[::-1] > 0)
+
+
+def test_feather_weights_are_one_at_image_borders() -> None:
+    w = feather_weights(Tile(0, 0, 48, 48), 100, 100, 16)
+    assert w[0, 0] == 1.0 and w[:32, 0].min() == 1.0  # top-left tile: top and left are image borders
+    assert w[-1, 0] == 0.0  # bottom side is inside the image
+    assert w[0, -1] == 0.0  # right side is inside the image
+
+
+def _toy_net() -> nn.Module:
+    torch.manual_seed(0)
+    # Receptive-field radius 3 (three 3×3 convolutions) < overlap / 4.
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1)).eval()
+
+
+def _apply(net: nn.Module, image: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).unsqueeze(0)
+        return net(x)[0].numpy().transpose(1, 2, 0)
+
+
+def test_tiled_equals_whole_in_the_interior(rng: np.random.Generator) -> None:
+    net = _toy_net()
+    image = rng.random((90, 117, 3)).astype(np.float32)
+    whole = _apply(net, image)
+    reports = list(iter_tiled(lambda t: {"image": _apply(net, t)}, image, tile_size=40, overlap=16))
+    assert [r.index for r in reports] == list(range(1, len(reports) + 1)) and len(reports) > 4
+    tiled = reports[-1].blender.result("image")
+    # Away from the image border (where the padding differs) the results agree exactly.
+    np.testing.assert_allclose(tiled[4:-4, 4:-4], whole[4:-4, 4:-4], atol=1e-5)
+
+
+def test_tiles_are_padded_to_requirements(rng: np.random.Generator) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def fn(tile: np.ndarray) -> dict[str, np.ndarray]:
+        seen.append(tile.shape[:2])
+        return {"image": tile * 2, "spread": tile[:, :, :1]}
+
+    image = rng.random((37, 31, 3)).astype(np.float32)
+    reports = list(iter_tiled(fn, image, tile_size=0, overlap=8, req=SizeRequirements(multiple_of=16)))
+    assert seen == [(48, 32)]
+    out = reports[-1].blender
+    np.testing.assert_allclose(out.result("image"), image * 2, rtol=1e-6)
+    assert out.result("spread").shape == (37, 31, 1)
+
+
+def test_partial_result_falls_back_to_the_input(rng: np.random.Generator) -> None:
+    image = rng.random((64, 64, 1)).astype(np.float32)
+    gen = iter_tiled(lambda t: {"image": np.zeros_like(t)}, image, tile_size=32, overlap=8)
+    first = next(gen)
+    partial = first.blender.result("image", fallback=image)
+    assert partial[0, 0, 0] == 0.0  # done
+    assert partial[-1, -1, 0] == image[-1, -1, 0]  # not reached yet
+
+
+def test_choose_tile_size() -> None:
+    req = SizeRequirements(multiple_of=32)
+    # 1 GiB free, a quarter of it, 4 KiB per pixel → sqrt(65536) = 256.
+    assert choose_tile_size(4096, 1024**3, req) == 256
+    assert choose_tile_size(4096, 10, req) == 64  # the minimum
+    assert choose_tile_size(1, 1024**4, req) == 2048  # the cap bounds peak memory
+    assert choose_tile_size(4096, 1024**3, SizeRequirements(multiple_of=100)) == 200
