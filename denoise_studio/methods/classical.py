@@ -315,6 +315,11 @@ class BM3DParams(Params):
         "opp", choices=("opp", "YCbCr"), title="Colour space",
         description="luminance–chrominance transform for colour images (CBM3D, Dabov et al. 2007b)",
     )
+    deterministic: bool = param(
+        True, title="Bit-identical",
+        description="one thread: the same input gives the same bits; off = all cores, last bits vary",
+        advanced=True,
+    )
 
 
 class BM3D(_Classical):
@@ -342,14 +347,23 @@ class BM3D(_Classical):
             import bm3d
         except ImportError:  # pragma: no cover - a declared dependency
             raise MethodError("BM3D needs the bm3d package: pip install bm3d") from None
+        from bm3d import profiles
+
         x = _check_input(noisy)
         sigma, estimated = resolve_sigma(x, params.sigma)
         z = x.astype(np.float64)
         s = sigma / 255.0
+        profile = {
+            "np": profiles.BM3DProfile, "refilter": profiles.BM3DProfileRefilter,
+            "vn": profiles.BM3DProfileVN, "high": profiles.BM3DProfileHigh,
+        }[params.profile]()
+        # The reference code aggregates in float32 across threads in a varying order: its
+        # multi-threaded result differs from run to run in the last bits (replay must be exact).
+        profile.num_threads = 1 if params.deterministic else 0
         mode = "color"
         if x.shape[2] == 1:
             mode = "gray"
-            out = bm3d.bm3d(z[:, :, 0], s, profile=params.profile)[:, :, None]
+            out = bm3d.bm3d(z[:, :, 0], s, profile=profile)[:, :, None]
         elif np.ptp(z) < 1e-6:
             mode = "constant"  # nothing to denoise, and the colour transform would divide by 0
             out = z
@@ -358,9 +372,9 @@ class BM3D(_Classical):
             # gray image stored as RGB, a flat colour) would be divided by zero. Such images
             # carry no usable colour correlation, so each channel is denoised on its own.
             mode = "per-channel"
-            out = np.dstack([bm3d.bm3d(np.ascontiguousarray(z[:, :, c]), s, profile=params.profile) for c in range(3)])
+            out = np.dstack([bm3d.bm3d(np.ascontiguousarray(z[:, :, c]), s, profile=profile) for c in range(3)])
         else:
-            out = bm3d.bm3d_rgb(z, s, profile=params.profile, colorspace=params.colorspace)
+            out = bm3d.bm3d_rgb(z, s, profile=profile, colorspace=params.colorspace)
         yield _final(np.asarray(out), x.shape, sigma, estimated, f"BM3D, σ {sigma:.1f}", mode=mode)
 
 
