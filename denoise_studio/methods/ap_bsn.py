@@ -233,8 +233,8 @@ class APBSNSpec(NetworkSpec):
             )
         return TrainRecipe(
             supervision=SELF_SUPERVISED,
-            patch_size=60,
-            batch_size=4,
+            patch_size=120,
+            batch_size=2,
             steps=20_000,
             learning_rate=3e-4,
             betas=(0.9, 0.999),
@@ -244,8 +244,8 @@ class APBSNSpec(NetworkSpec):
             sigma=(5.0, 15.0),
             validate_every=500,
             source=(
-                "CPU budget: 60×60 crops (12×12 sub-images at a = 5), batch 4, a higher rate with a "
-                "cosine decay to make the most of minutes instead of days; otherwise the paper's"
+                "CPU budget: the paper's 120×120 crops (24×24 sub-images at a = 5) but batch 2, a higher "
+                "rate with a cosine decay to make the most of minutes instead of days"
             ),
         )
 
