@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="DIR", help="folder of clean images; seeded noise is added")
     source.add_argument("--pairs", metavar="DIR", help="folder with noisy/ and clean/ subfolders of real pairs, matched by name")
+    source.add_argument(
+        "--merge", metavar="JSON", nargs="+",
+        help="combine the --json files of earlier (possibly partial or parallel) runs and write the tables again",
+    )
     parser.add_argument("--noise", default="gaussian", help="noise model for --data (default gaussian, added unclipped)")
     parser.add_argument("--sigma", default="25", help="comma-separated noise strengths on the 0–255 scale (default 25)")
     parser.add_argument("--methods", default="all", help="comma-separated method ids, 'classical', or 'all' (default all)")
@@ -173,7 +177,9 @@ def markdown_tables(results: list[dict[str, Any]], noisy_rows: list[dict[str, An
         sigmas = list(dict.fromkeys(r["sigma"] for r in rows))
         methods = list(dict.fromkeys(r["method"] for r in rows))
         header = "| Method | " + " | ".join(f"σ = {_format_sigma(s)}: PSNR / SSIM" for s in sigmas) + " | s / image |"
-        out.append(f"Noise: {model}" + (f", {rows[0]['images']} images" if rows else ""))
+        counts = {r["images"] for r in rows}
+        uniform = len(counts) == 1
+        out.append(f"Noise: {model}" + (f", {rows[0]['images']} images" if uniform else ", images per cell in brackets"))
         out.append("")
         out.append(header)
         out.append("|---|" + "---|" * (len(sigmas) + 1))
@@ -186,7 +192,10 @@ def markdown_tables(results: list[dict[str, Any]], noisy_rows: list[dict[str, An
             cells = []
             for s in sigmas:
                 r = by_sigma.get(s)
-                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r and r["psnr"] is not None else "–")
+                text = f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r and r["psnr"] is not None else "–"
+                if r and not uniform:
+                    text += f" ({r['images']})"
+                cells.append(text)
             times = [r["seconds"] for r in by_sigma.values() if r["seconds"] is not None]
             seconds = f"{np.mean(times):.2f}" if times else "–"
             out.append(f"| {m} | " + " | ".join(cells) + f" | {seconds} |")
@@ -194,7 +203,67 @@ def markdown_tables(results: list[dict[str, Any]], noisy_rows: list[dict[str, An
     return "\n".join(out)
 
 
+def merge_runs(paths: list[str]) -> dict[str, Any]:
+    """Combine the JSON outputs of several runs (per-image figures; later files win on duplicates)."""
+    per_image: dict[tuple[Any, ...], dict[str, Any]] = {}
+    noisy: dict[tuple[Any, ...], dict[str, Any]] = {}
+    commands, machines, complete = [], [], True
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows = data["per_image"]
+        except FileNotFoundError:
+            raise UserError(f"--merge {path}: no such file") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"--merge {path}: not a bench JSON file with per-image figures ({exc})") from None
+        for row in rows:
+            per_image[(row["method"], row["noise"], row["sigma"], row["image"])] = row
+        for row in data.get("noisy_input", []):
+            key = (row["noise"], row["sigma"])
+            if key not in noisy or row["images"] > noisy[key]["images"]:
+                noisy[key] = row
+        commands.append(data.get("command"))
+        machines.append(data.get("machine"))
+        complete = complete and bool(data.get("complete"))
+    cells: dict[tuple[Any, ...], Cell] = {}
+    for (method, noise, sigma, image), row in per_image.items():
+        cell = cells.setdefault((method, noise, sigma), Cell(method, noise, sigma))
+        cell.names.append(image)
+        cell.psnr.append(row["psnr"])
+        cell.ssim.append(row["ssim"])
+        cell.seconds.append(row["seconds"])
+    return {
+        "results": [c.summary() for c in cells.values()],
+        "noisy_input": list(noisy.values()),
+        "per_image": list(per_image.values()),
+        "complete": complete,
+        "merged_from": [{"file": str(p), "command": c, "machine": m} for p, c, m in zip(paths, commands, machines)],
+    }
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    for path in (args.json, args.markdown):
+        if path:
+            check_text_output(path)
+    merged = merge_runs(args.merge)
+    if args.json:
+        write_text(args.json, json.dumps(jsonable(merged), indent=1, ensure_ascii=False) + "\n")
+    lines = [f"- `{m['command']}`" for m in merged["merged_from"] if m["command"]]
+    machines = sorted({m["machine"] for m in merged["merged_from"] if m["machine"]})
+    caption = "Merged from:\n\n" + "\n".join(lines) + ("\n\nMachine: " + "; ".join(machines) if machines else "")
+    if not merged["complete"]:
+        caption += "\n\n**Some runs were not finished: see the image counts.**"
+    table = markdown_tables(merged["results"], merged["noisy_input"], caption)
+    if args.markdown:
+        write_text(args.markdown, table + "\n")
+    else:
+        print(table)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.merge:
+        return _run_merge(args)
     from denoise_studio.core.image import load_image
     from denoise_studio.core.method import RunContext, run_to_end
     from denoise_studio.core.metrics import psnr, ssim

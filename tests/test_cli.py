@@ -1,0 +1,443 @@
+"""The command line: every user error is one line on stderr and exit code 2; the input is never
+touched; ``denoise --json`` reports the run; ``noise`` and ``bench`` work end to end."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_studio.cli import SUBCOMMANDS, curve_csv, main
+from denoise_studio.core.image import load_image, save_image
+from denoise_studio.core.metrics import psnr
+from denoise_studio.core.noise import add_noise
+from denoise_studio.core.sidecar import read_sidecar
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def clean_png(tmp_path: Path, small_rgb: np.ndarray) -> Path:
+    path = tmp_path / "clean.png"
+    save_image(path, small_rgb)
+    return path
+
+
+@pytest.fixture
+def noisy_png(tmp_path: Path, small_rgb: np.ndarray) -> Path:
+    path = tmp_path / "noisy.png"
+    save_image(path, add_noise(small_rgb, "gaussian", 25, np.random.default_rng(0)))
+    return path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str) -> str:
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"denoise-studio {argv[0]}: error: ")
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+def test_missing_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert_user_error(capsys, ["denoise", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o.png"), "-m", "nlm"], "no such file")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_not_an_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is not a picture at all" * 10)
+    before = digest(bad)
+    assert_user_error(capsys, ["denoise", str(bad), "-o", str(tmp_path / "o.png"), "-m", "nlm"], "not a readable image")
+    assert digest(bad) == before
+
+
+def test_unsupported_extension(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    assert_user_error(capsys, ["denoise", str(bad), "-o", str(tmp_path / "o.png"), "-m", "nlm"], "unsupported format")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_truncated_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, small_rgb: np.ndarray, suffix: str) -> None:
+    whole = tmp_path / f"whole{suffix}"
+    save_image(whole, small_rgb)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    before = digest(cut)
+    line = assert_user_error(capsys, ["denoise", str(cut), "-o", str(tmp_path / "o.png"), "-m", "nlm"], str(cut))
+    assert "truncated" in line or "not a readable image" in line
+    assert digest(cut) == before
+
+
+def test_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    assert_user_error(capsys, ["denoise", str(empty), "-o", str(tmp_path / "o.png"), "-m", "nlm"], "empty")
+
+
+def test_unknown_method(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    line = assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "bm4d"], "unknown method 'bm4d'")
+    assert "bm3d" in line  # the known ids are listed
+
+
+def test_parameter_out_of_range(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "nlm", "-p", "h=-1"], "below the minimum")
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "bm3d", "-p", "profile=best"], "is not one of")
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "median", "-p", "size=three"], "expected int")
+
+
+def test_unknown_parameter(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "nlm", "-p", "strength=3"], "unknown parameter 'strength'")
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "nlm", "-p", "h"], "key=value")
+
+
+def test_unwritable_output(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    before = digest(noisy_png)
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "no" / "such" / "o.png"), "-m", "nlm"], "does not exist")
+    # A "folder" that is a file.
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(noisy_png / "o.png"), "-m", "nlm"], "does not exist")
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.gif"), "-m", "nlm"], "cannot write .gif")
+    assert digest(noisy_png) == before
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(locked / "o.png"), "-m", "nlm"], "not writable")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_output_equal_to_input_is_refused(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    before = digest(noisy_png)
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(noisy_png), "-m", "nlm"], "refusing to overwrite the input")
+    # The same file under another spelling.
+    other = tmp_path / "." / "sub" / ".." / noisy_png.name
+    (tmp_path / "sub").mkdir()
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(other), "-m", "nlm"], "refusing to overwrite the input")
+    assert digest(noisy_png) == before
+    assert not (tmp_path / "noisy.png.json").exists()
+
+
+def test_stop_rule_for_a_method_without_one(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "nlm", "--stop", "patience"], "no early-stopping rule")
+
+
+def test_reference_of_another_size(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path, odd_rgb: np.ndarray) -> None:
+    ref = tmp_path / "ref.png"
+    save_image(ref, odd_rgb)
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "nlm", "--reference", str(ref)], "the reference is 37×31×3")
+
+
+def test_unknown_sample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert_user_error(capsys, ["denoise", "sample:unicorn", "-o", str(tmp_path / "o.png"), "-m", "nlm"], "unknown sample 'unicorn'")
+
+
+def test_noise_errors(capsys: pytest.CaptureFixture[str], clean_png: Path, tmp_path: Path) -> None:
+    assert_user_error(capsys, ["noise", str(clean_png), "-o", str(tmp_path / "n.png"), "--sigma", "-3"], "--sigma")
+    assert_user_error(capsys, ["noise", str(clean_png), "-o", str(clean_png)], "refusing to overwrite the input")
+    assert_user_error(capsys, ["noise", str(clean_png), "-o", str(tmp_path / "n.png"), "--jpeg-quality", "50"], "only to the camera and jpeg")
+
+
+def test_no_traceback_from_the_installed_script(tmp_path: Path) -> None:
+    """The console script itself: a user error is one line, exit code 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "denoise_studio", "denoise", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o.png"), "-m", "nlm"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"denoise-studio denoise: error: {tmp_path / 'missing.png'}: no such file"]
+
+
+# ---------------------------------------------------------------------------------------------
+# denoise
+# ---------------------------------------------------------------------------------------------
+
+
+def test_denoise_json_fields_and_sidecar(capsys: pytest.CaptureFixture[str], noisy_png: Path, clean_png: Path, tmp_path: Path) -> None:
+    out = tmp_path / "result.png"
+    before = digest(noisy_png)
+    code, stdout, _ = run_cli(
+        capsys, "denoise", str(noisy_png), "-o", str(out), "-m", "bilateral", "-p", "sigma_space=2.5",
+        "--reference", str(clean_png), "--json", "--seed", "3",
+    )
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["method"] == "bilateral"
+    assert report["params"]["sigma_space"] == 2.5 and report["params"]["sigma"] is None
+    assert report["seconds"] > 0
+    clean = load_image(clean_png).pixels
+    result = load_image(out).pixels
+    assert report["psnr"] == pytest.approx(psnr(result, clean), abs=0.05)  # the file is 8-bit
+    assert report["psnr"] > psnr(load_image(noisy_png).pixels, clean) + 2
+    assert 0 < report["ssim"] <= 1
+    # The final snapshot's info is merged in.
+    assert report["sigma_estimated"] is True and "sigma_color" in report
+    assert digest(noisy_png) == before
+    sidecar = read_sidecar(tmp_path / "result.png.json")
+    assert sidecar["method"] == "bilateral" and sidecar["seed"] == 3
+    assert sidecar["params"] == report["params"]
+    assert sidecar["input"] == str(noisy_png.resolve())
+    assert sidecar["metrics"]["psnr"] == pytest.approx(report["psnr"])
+
+
+def test_denoise_without_reference_has_no_metrics(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    code, stdout, _ = run_cli(capsys, "denoise", str(noisy_png), "-o", str(tmp_path / "r.tif"), "-m", "gaussian", "--json")
+    assert code == 0
+    report = json.loads(stdout)
+    assert "psnr" not in report and "ssim" not in report
+    assert (tmp_path / "r.tif.json").is_file()
+
+
+def test_denoise_accepts_samples(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "denoise", "sample:coins", "-o", str(tmp_path / "coins.png"), "-m", "median")
+    assert code == 0, err
+    assert load_image(tmp_path / "coins.png").channels == 1  # a grayscale sample stays grayscale
+    assert read_sidecar(tmp_path / "coins.png.json")["input"] == "sample:coins"
+
+
+def test_denoise_keeps_sixteen_bits(capsys: pytest.CaptureFixture[str], tmp_path: Path, small_rgb: np.ndarray) -> None:
+    src = tmp_path / "in16.png"
+    save_image(src, add_noise(small_rgb, "gaussian", 10, np.random.default_rng(2)), bit_depth=16)
+    code, _, _ = run_cli(capsys, "denoise", str(src), "-o", str(tmp_path / "out16.png"), "-m", "gaussian")
+    assert code == 0
+    assert load_image(tmp_path / "out16.png").bit_depth == 16
+
+
+def test_curve_csv_lists_every_scalar() -> None:
+    rows = [{"step": 1, "loss": 0.5, "psnr_ref": 20.0}, {"step": 2, "loss": 0.4, "variance": 0.1}]
+    parsed = list(csv.DictReader(curve_csv(rows).splitlines()))
+    assert list(parsed[0]) == ["step", "loss", "psnr_ref", "variance"]
+    assert parsed[1] == {"step": "2", "loss": "0.4", "psnr_ref": "", "variance": "0.1"}
+
+
+def test_denoise_curve_for_a_one_shot_method(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    code, _, _ = run_cli(capsys, "denoise", str(noisy_png), "-o", str(tmp_path / "r.png"), "-m", "tv", "--curve", str(tmp_path / "c.csv"))
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "c.csv").read_text().splitlines()))
+    assert [r["step"] for r in rows] == ["1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# methods, noise
+# ---------------------------------------------------------------------------------------------
+
+
+def test_methods_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run_cli(capsys, "methods", "--json")
+    assert code == 0
+    methods = {m["id"]: m for m in json.loads(stdout)["methods"]}
+    assert {"gaussian", "median", "bilateral", "nlm", "bm3d", "tv", "wavelet"} <= set(methods)
+    bm3d = methods["bm3d"]
+    assert bm3d["family"] == "Classical" and bm3d["available"] is True
+    profile = next(p for p in bm3d["params"] if p["name"] == "profile")
+    assert profile["default"] == "np" and "refilter" in profile["choices"]
+    sigma = next(p for p in bm3d["params"] if p["name"] == "sigma")
+    assert sigma["default"] is None and sigma["minimum"] == 1.0
+
+
+def test_methods_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run_cli(capsys, "methods", "--family", "classical")
+    assert code == 0
+    assert "nlm" in stdout and "h=auto" in stdout
+
+
+@pytest.mark.parametrize("model", ["gaussian", "poisson-gaussian", "speckle", "salt-pepper", "jpeg", "camera"])
+def test_noise_command(capsys: pytest.CaptureFixture[str], clean_png: Path, tmp_path: Path, model: str) -> None:
+    out = tmp_path / f"{model}.png"
+    before = digest(clean_png)
+    code, _, err = run_cli(capsys, "noise", str(clean_png), "-o", str(out), "--model", model, "--sigma", "25", "--seed", "4")
+    assert code == 0, err
+    noisy, clean = load_image(out).pixels, load_image(clean_png).pixels
+    assert noisy.shape == clean.shape and not np.array_equal(noisy, clean)
+    assert digest(clean_png) == before
+    # Seeded: the same command gives the same file.
+    again = tmp_path / f"{model}-again.png"
+    run_cli(capsys, "noise", str(clean_png), "-o", str(again), "--model", model, "--sigma", "25", "--seed", "4")
+    assert digest(again) == digest(out)
+
+
+def test_noise_gaussian_strength(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    flat = tmp_path / "flat.png"
+    save_image(flat, np.full((128, 128, 3), 0.5, np.float32), bit_depth=16)
+    run_cli(capsys, "noise", str(flat), "-o", str(tmp_path / "n.png"), "--sigma", "20", "--seed", "1")
+    residual = load_image(tmp_path / "n.png").pixels - 0.5
+    assert residual.std() * 255 == pytest.approx(20, rel=0.03)
+
+
+def test_every_subcommand_has_help() -> None:
+    for name in ("methods", "noise", "denoise", "bench"):
+        assert name in SUBCOMMANDS
+    with pytest.raises(SystemExit) as info:
+        main(["denoise", "--help"])
+    assert info.value.code == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_set(tmp_path: Path, astronaut: np.ndarray) -> Path:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    save_image(folder / "a.png", astronaut[40:88, 180:228])
+    save_image(folder / "b.png", astronaut[300:348, 100:148])
+    (folder / "README.md").write_text("not an image")
+    return folder
+
+
+def test_bench_json(capsys: pytest.CaptureFixture[str], tiny_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    md = tmp_path / "bench.md"
+    code, _, err = run_cli(
+        capsys, "bench", "--data", str(tiny_set), "--sigma", "15,25", "--methods", "gaussian,nlm",
+        "--json", str(out), "--markdown", str(md), "--quiet",
+    )
+    assert code == 0, err
+    data = json.loads(out.read_text())
+    results = data["results"]
+    assert {(r["method"], r["sigma"]) for r in results} == {(m, s) for m in ("gaussian", "nlm") for s in (15.0, 25.0)}
+    for r in results:
+        assert set(r) == {"method", "noise", "sigma", "images", "psnr", "ssim", "seconds"}
+        assert r["noise"] == "gaussian" and r["images"] == 2
+        noisy = next(n for n in data["noisy_input"] if n["sigma"] == r["sigma"])
+        assert r["psnr"] > noisy["psnr"]
+    assert data["complete"] is True and data["sigma_given_to_methods"] is True
+    assert len(data["per_image"]) == 8
+    table = md.read_text()
+    assert "| nlm |" in table and "σ = 25: PSNR / SSIM" in table and "(noisy input)" in table
+    # Reproducible: the noise is seeded per image and σ.
+    again = tmp_path / "again.json"
+    run_cli(capsys, "bench", "--data", str(tiny_set), "--sigma", "15,25", "--methods", "gaussian,nlm", "--json", str(again), "--quiet")
+    assert [r["psnr"] for r in json.loads(again.read_text())["results"]] == [r["psnr"] for r in results]
+
+
+def test_bench_limit_and_merge(capsys: pytest.CaptureFixture[str], tiny_set: Path, tmp_path: Path) -> None:
+    first = tmp_path / "one.json"
+    run_cli(capsys, "bench", "--data", str(tiny_set), "--sigma", "25", "--methods", "gaussian", "--limit", "1", "--json", str(first), "--quiet")
+    second = tmp_path / "two.json"
+    run_cli(capsys, "bench", "--data", str(tiny_set), "--sigma", "25", "--methods", "median", "--json", str(second), "--quiet")
+    assert json.loads(first.read_text())["results"][0]["images"] == 1
+    merged = tmp_path / "merged.json"
+    code, _, err = run_cli(capsys, "bench", "--merge", str(first), str(second), "--json", str(merged), "--markdown", str(tmp_path / "m.md"))
+    assert code == 0, err
+    counts = {r["method"]: r["images"] for r in json.loads(merged.read_text())["results"]}
+    assert counts == {"gaussian": 1, "median": 2}
+    assert "(1)" in (tmp_path / "m.md").read_text()  # unequal counts are shown per cell
+
+
+def test_bench_pairs(capsys: pytest.CaptureFixture[str], tmp_path: Path, astronaut: np.ndarray) -> None:
+    folder = tmp_path / "pairs"
+    (folder / "noisy").mkdir(parents=True)
+    (folder / "clean").mkdir()
+    for i, (y, x) in enumerate([(40, 180), (300, 100)]):
+        clean = astronaut[y : y + 40, x : x + 40]
+        save_image(folder / "clean" / f"p{i}.png", clean)
+        save_image(folder / "noisy" / f"p{i}.png", add_noise(clean, "camera", 20, np.random.default_rng(i)))
+    save_image(folder / "noisy" / "unmatched.png", astronaut[:40, :40])
+    out = tmp_path / "pairs.json"
+    code, _, err = run_cli(capsys, "bench", "--pairs", str(folder), "--methods", "bilateral", "--json", str(out), "--quiet")
+    assert code == 0, err
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["noise"] == "real" and result["sigma"] is None and result["images"] == 2
+
+
+def test_bench_errors(capsys: pytest.CaptureFixture[str], tiny_set: Path, tmp_path: Path) -> None:
+    assert_user_error(capsys, ["bench", "--data", str(tmp_path / "nothing")], "no such folder")
+    assert_user_error(capsys, ["bench", "--data", str(tiny_set), "--methods", "nope"], "unknown method")
+    assert_user_error(capsys, ["bench", "--data", str(tiny_set), "--sigma", "x"], "--sigma")
+    assert_user_error(capsys, ["bench", "--pairs", str(tiny_set)], "noisy/ and clean/")
+    assert_user_error(capsys, ["bench", "--data", str(tiny_set), "--methods", "nlm", "-p", "bm3d.profile=np"], "METHOD.KEY=VALUE")
+    assert_user_error(capsys, ["bench", "--data", str(tiny_set), "--json", str(tmp_path / "no" / "x.json")], "does not exist")
+
+
+# ---------------------------------------------------------------------------------------------
+# An iterative method: --stop, --curve, peak PSNR (a stand-in registered for the test)
+# ---------------------------------------------------------------------------------------------
+
+
+def _fake_iterative_entry() -> object:
+    from collections.abc import Iterator
+    from dataclasses import dataclass
+
+    from denoise_studio.core.method import Method, RunContext, Snapshot
+    from denoise_studio.core.params import Params, param
+    from denoise_studio.methods import MethodEntry
+
+    @dataclass(frozen=True)
+    class FakeParams(Params):
+        iterations: int = param(5, minimum=1, maximum=50, description="steps")
+        stop_rule: str = param("none", choices=("none", "at3"), description="stop at step 3")
+
+    class Fake(Method[FakeParams]):
+        """A blur repeated `iterations` times; reports PSNR against the reference."""
+
+        id, title, family, Params, iterative = "fake", "Fake", "Deep Image Prior", FakeParams, True
+
+        def run(self, noisy: np.ndarray, params: FakeParams, ctx: RunContext) -> Iterator[Snapshot]:
+            x = noisy.copy()
+            step = 0
+            for step in range(1, params.iterations + 1):
+                x = 0.5 * x + 0.5 * np.roll(x, 1, axis=0)
+                scalars = {"psnr_ref": [20.0, 24.0, 23.0, 22.0, 21.0][step - 1]} if ctx.reference is not None else {}
+                yield Snapshot(step, params.iterations, image=x.copy(), loss=1.0 / step, scalars=scalars)
+                if params.stop_rule == "at3" and step == 3:
+                    break
+            yield Snapshot(step, params.iterations, image=x.copy(), final=True, info={"stop_iteration": step, "stop_rule": params.stop_rule})
+
+    class Entry(MethodEntry):
+        def load(self) -> type:
+            return Fake
+
+    return Entry("fake", "Fake", "Deep Image Prior", "fake:Fake")
+
+
+def test_denoise_stop_curve_and_peak(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, noisy_png: Path, clean_png: Path, tmp_path: Path
+) -> None:
+    from denoise_studio.methods import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "fake", _fake_iterative_entry())
+    curve = tmp_path / "curve.csv"
+    code, stdout, err = run_cli(
+        capsys, "denoise", str(noisy_png), "-o", str(tmp_path / "r.png"), "-m", "fake", "--reference", str(clean_png),
+        "--stop", "at3", "--curve", str(curve), "--json",
+    )
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["stop_iteration"] == 3 and report["stop_rule"] == "at3"
+    assert report["params"]["stop_rule"] == "at3"
+    assert report["peak_psnr"] == 24.0 and report["peak_iteration"] == 2
+    rows = list(csv.DictReader(curve.read_text().splitlines()))
+    assert [r["step"] for r in rows] == ["1", "2", "3", "3"]
+    assert list(rows[0]) == ["step", "loss", "psnr_ref"]
+    assert float(rows[1]["loss"]) == 0.5
+    assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "r.png"), "-m", "fake", "--stop", "later"], "stop_rule")
