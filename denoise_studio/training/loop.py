@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FORMAT = "denoise-studio-checkpoint/1"
 # A time-budgeted schedule is fitted after this many steps, to 90 % of the remaining time (the
-# machine may be shared, and validations take time too).
+# machine may be shared, and validations take time too), and refitted at every validation.
 FIT_AFTER_STEPS = 20
 FIT_MARGIN = 0.9
 
@@ -174,6 +174,7 @@ class Trainer:
         # With a time budget and no step count, the schedule's length is fitted to the budget
         # once the speed is known (then fixed, and kept in the checkpoint).
         self.fit_schedule = job.minutes is not None and job.steps is None
+        self.recipe_steps = self.total
         self.fitted = False
 
         # Distributed set-up (torchrun): one process per device, gradients averaged by DDP.
@@ -419,8 +420,10 @@ class Trainer:
         while not self._should_stop(started):
             loss, parts = self.train_step()
             elapsed = (time.monotonic() - started) / 60.0
-            if self.fit_schedule and not self.fitted and self.step - first_step >= FIT_AFTER_STEPS:
-                self._fit_schedule(elapsed, self.step - first_step)
+            done = self.step - first_step
+            if self.fit_schedule and (done == FIT_AFTER_STEPS or (done > FIT_AFTER_STEPS and self.step % self.validate_every == 0)):
+                # Refitted at every validation: the speed of a shared machine changes.
+                self._fit_schedule(elapsed, done)
             val = None
             if self.rank == 0 and (self.step % self.validate_every == 0):
                 val = self._record_validation()
@@ -460,7 +463,7 @@ class Trainer:
         assert self.job.minutes is not None
         per_step = elapsed_minutes / max(steps_done, 1)
         remaining = max(self.job.minutes - elapsed_minutes, 0.0)
-        total = min(self.total, self.step + int(FIT_MARGIN * remaining / max(per_step, 1e-9)))
+        total = min(self.recipe_steps, self.step + int(FIT_MARGIN * remaining / max(per_step, 1e-9)))
         if self.world > 1:
             import torch
             import torch.distributed as dist
