@@ -13,6 +13,10 @@ mosaic and :func:`pd_up` takes it apart again. The round trip is exact (pure ind
 sub-images instead of a mosaic: each then gets its own zero border of unlimited width, which
 LG-BPN's branches need (see ``methods/lg_bpn.py``).
 
+Also shared by both blind-spot methods: :func:`r3_pass`, one pass of AP-BSN's random-replacing
+refinement, and :class:`PassCache`, which lets the deterministic PD pass run once for all the
+R3 passes of a tile.
+
 All functions take and return N×C×H×W tensors.
 """
 
