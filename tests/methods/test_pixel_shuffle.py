@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from denoise_studio.methods._common.pixel_shuffle import (
+    PassCache,
     from_subimages,
     pad_to_multiple,
     pd_down,
     pd_up,
+    r3_pass,
     to_subimages,
 )
 
@@ -77,3 +79,43 @@ def test_subimages_agree_with_mosaic() -> None:
     subs = to_subimages(x, 5)
     mosaic = pd_down(x, 5, pad=0)
     assert torch.equal(mosaic[:, :, 2 * 2 : 3 * 2, 4 * 2 : 5 * 2], subs[2 * 5 + 4 : 2 * 5 + 5])
+
+
+def test_r3_pass_replaces_the_drawn_fraction() -> None:
+    """p = 0 refines the PD result alone, p = 1 the noisy image; in between, about p of each."""
+    denoised, noisy = torch.zeros(1, 3, 40, 40), torch.ones(1, 3, 40, 40)
+    seen: list[torch.Tensor] = []
+
+    def identity(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x)
+        return x
+
+    assert torch.equal(r3_pass(identity, denoised, noisy, 0.0, 2, None), denoised)
+    assert seen[-1].shape == (1, 3, 44, 44)  # reflect-padded by 2 before the network
+    assert torch.equal(r3_pass(identity, denoised, noisy, 1.0, 2, None), noisy)
+    mixed = r3_pass(identity, denoised, noisy, 0.16, 2, torch.Generator().manual_seed(0))
+    assert abs(float(mixed.mean()) - 0.16) < 0.02
+    again = r3_pass(identity, denoised, noisy, 0.16, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(mixed, again)
+
+
+def test_pass_cache_reuses_only_identical_inputs() -> None:
+    cache, calls = PassCache(size=2), []
+    owner = object()
+
+    def compute(x: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return x * 2
+
+    x = torch.rand(1, 1, 4, 4)
+    a = cache.get(owner, "k", x, lambda: compute(x))
+    b = cache.get(owner, "k", x.clone(), lambda: compute(x))
+    assert a is b and len(calls) == 1
+    y = x.clone()
+    y[0, 0, 0, 0] += 1
+    cache.get(owner, "k", y, lambda: compute(y))
+    cache.get(owner, "other", x, lambda: compute(x))
+    assert len(calls) == 3
+    cache.clear()
+    cache.get(owner, "k", x, lambda: compute(x))
+    assert len(calls) == 4
