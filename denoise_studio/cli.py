@@ -94,6 +94,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"denoise-studio {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"denoise-studio {args.command}: error: out of memory (try a smaller image or a tiled method)", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A bug, not a user error: one line unless the traceback is asked for.
+        if os.environ.get("DENOISE_STUDIO_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"denoise-studio {args.command}: internal error: {type(exc).__name__}: {message} "
+            "(set DENOISE_STUDIO_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 # --------------------------------------------------------------------------------------------

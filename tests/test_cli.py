@@ -441,3 +441,24 @@ def test_denoise_stop_curve_and_peak(
     assert list(rows[0]) == ["step", "loss", "psnr_ref"]
     assert float(rows[1]["loss"]) == 0.5
     assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "r.png"), "-m", "fake", "--stop", "later"], "stop_rule")
+
+
+def test_an_internal_error_is_one_line_with_exit_code_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, noisy_png: Path, tmp_path: Path
+) -> None:
+    from denoise_studio.methods import classical
+
+    def broken(self: object, *args: object) -> None:
+        raise RuntimeError("something inside broke\nsecond line")
+
+    monkeypatch.setattr(classical.Median, "run", broken)
+    monkeypatch.delenv("DENOISE_STUDIO_DEBUG", raising=False)
+    code, _, err = run_cli(capsys, "denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "median")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "denoise-studio denoise: internal error: RuntimeError: something inside broke (set DENOISE_STUDIO_DEBUG=1 for the traceback)"
+    ]
+    assert not (tmp_path / "o.png").exists()
+    monkeypatch.setenv("DENOISE_STUDIO_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "median"])
