@@ -353,13 +353,14 @@ class DenoiseCommand:
             if snap.total > 1:
                 progress.update(snap.step, snap.total)
 
+        # Methods satisfy their own size requirements (core.tiling pads and crops inside them), so
+        # the command line, the window and `replay` hand every method the same unpadded image.
         started = time.perf_counter()
-        noisy, pad = _pad_for(method, image.pixels)
-        final = run_to_end(method, noisy, params, ctx, on_snapshot=on_snapshot)
+        final = run_to_end(method, image.pixels, params, ctx, on_snapshot=on_snapshot)
         seconds = time.perf_counter() - started
         progress.close()
         assert final.image is not None
-        result = _crop_back(final.image, pad)
+        result = final.image
         if result.shape != image.pixels.shape:
             raise UserError(f"{entry.id} returned an image of shape {result.shape} for an input of {image.pixels.shape}")
 
@@ -441,22 +442,6 @@ def curve_csv(rows: list[dict[str, Any]]) -> str:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return f"{shape[1]}×{shape[0]}×{shape[2]}"
-
-
-def _pad_for(method: Any, pixels: Any) -> tuple[Any, Any]:
-    """Pad to the method's declared size requirements (crop back with :func:`_crop_back`)."""
-    from denoise_studio.core.tiling import SizeRequirements, pad_to_requirements
-
-    req = getattr(method, "size_requirements", SizeRequirements())
-    if req == SizeRequirements():
-        return pixels, None
-    return pad_to_requirements(pixels, req)
-
-
-def _crop_back(image: Any, pad: Any) -> Any:
-    from denoise_studio.core.tiling import crop_padding
-
-    return image if pad is None else crop_padding(image, pad)
 
 
 class Progress:

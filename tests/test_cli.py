@@ -462,3 +462,11 @@ def test_an_internal_error_is_one_line_with_exit_code_1(
     monkeypatch.setenv("DENOISE_STUDIO_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["denoise", str(noisy_png), "-o", str(tmp_path / "o.png"), "-m", "median"])
+
+
+def test_a_denoise_sidecar_replays_bit_identically(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.png"
+    assert run_cli(capsys, "denoise", str(noisy_png), "-o", str(out), "-m", "nlm", "-p", "h=9")[0] == 0
+    code, stdout, err = run_cli(capsys, "replay", str(tmp_path / "r.png.json"), "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["identical"] is True
