@@ -203,3 +203,14 @@ def test_out_of_memory_on_the_cpu_is_a_method_error(image: np.ndarray) -> None:
     method.use_random_weights()
     with pytest.raises(MethodError, match="out of memory on the CPU"):
         run_to_end(method, image, ToyParams())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(image: np.ndarray) -> None:
+    method = Toy()
+    method.use_random_weights()
+    cpu = run_to_end(method, image, ToyParams(), RunContext(device="cpu")).image
+    gpu = run_to_end(method, image, ToyParams(), RunContext(device="auto"))
+    assert gpu.info["device"].startswith("cuda")
+    np.testing.assert_allclose(gpu.image, cpu, atol=1e-5)
