@@ -295,6 +295,7 @@ class NetworkMethod(Method[NP]):
         total = 1
         info: dict[str, Any] = {
             "weights": self._cache_name(),
+            "weights_sha256": card.sha256 if card is not None else "",
             "device": device,
             "tile_size": tile,
             "passes": passes,
