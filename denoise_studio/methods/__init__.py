@@ -46,6 +46,7 @@ _ENTRIES: tuple[MethodEntry, ...] = (
     MethodEntry("tv", "Total variation (Chambolle)", "Classical", "classical:TotalVariation"),
     MethodEntry("wavelet", "Wavelet shrinkage (BayesShrink)", "Classical", "classical:Wavelet"),
     MethodEntry("dip", "Deep Image Prior", "Deep Image Prior", "dip:DIP"),
+    MethodEntry("nas_dip", "NAS-DIP", "Deep Image Prior", "nas_dip:NASDIP"),
     MethodEntry("invdn", "InvDN", "Supervised", "invdn:InvDN"),
     MethodEntry("formresnet", "FormResNet", "Supervised", "formresnet:FormResNet"),
     MethodEntry("diffresnet", "DiffResNet", "Supervised", "formresnet:DiffResNet"),

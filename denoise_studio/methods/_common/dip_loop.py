@@ -100,6 +100,7 @@ class DipLoopParams(Params):
     emv_alpha: float = param(0.1, minimum=0.001, maximum=1.0, title="ES-EMV α", advanced=True)
     precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
     compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; falls back to eager on failure)", advanced=True)
+    threads: int = param(0, minimum=0, maximum=256, title="CPU threads", description="torch threads during the run (0: leave torch's setting); 1 is fastest on a busy 2-core CPU", advanced=True)
 
 
 def _psnr_from_mse(mse: float) -> float:
@@ -152,8 +153,40 @@ def make_input(cfg: SkipConfig, height: int, width: int, generator: torch.Genera
     return torch.rand((1, cfg.in_channels, height, width), generator=generator, device=device) * 0.1
 
 
-def fit(noisy: np.ndarray, params: DipLoopParams, cfg: SkipConfig, ctx: RunContext, preset: str = "") -> Iterator[Snapshot]:
-    """Run DIP on ``noisy`` with network ``cfg``; yields the snapshots of the module docstring."""
+def fit(
+    noisy: np.ndarray,
+    params: DipLoopParams,
+    cfg: SkipConfig,
+    ctx: RunContext,
+    preset: str = "",
+    network: torch.nn.Module | None = None,
+) -> Iterator[Snapshot]:
+    """Run DIP on ``noisy`` with network ``cfg``; yields the snapshots of the module docstring.
+
+    ``network`` replaces the network built from ``cfg`` (tests use it to force a divergence);
+    it must accept ``cfg.in_channels`` input channels and sides that are multiples of
+    ``2**cfg.scales``. ``params.threads`` applies for the run only (restored afterwards, also
+    when the generator is closed early).
+    """
+    previous = torch.get_num_threads()
+    if params.threads > 0 and torch.device(ctx.device).type == "cpu":
+        torch.set_num_threads(params.threads)
+    try:
+        yield from _fit(noisy, params, cfg, ctx, preset, network)
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def _fit(
+    noisy: np.ndarray,
+    params: DipLoopParams,
+    cfg: SkipConfig,
+    ctx: RunContext,
+    preset: str = "",
+    network: torch.nn.Module | None = None,
+) -> Iterator[Snapshot]:
+    """The body of :func:`fit`."""
     if noisy.ndim != 3:
         raise MethodError("DIP expects an H×W×C image")
     h, w, c = noisy.shape
@@ -175,7 +208,7 @@ def fit(noisy: np.ndarray, params: DipLoopParams, cfg: SkipConfig, ctx: RunConte
     if ctx.reference is not None and ctx.reference.shape == noisy.shape:
         ref_t = to_tensor(ctx.reference, device)
 
-    net = build_network(cfg, ctx.seed).to(device)
+    net = (network if network is not None else build_network(cfg, ctx.seed)).to(device)
     gen = torch.Generator(device=device).manual_seed(ctx.seed + 1)
     z = make_input(cfg, ph, pw, gen, device)
     channels_last = device.type == "cuda"  # measured slower on this project's CPUs (see BENCHMARKS.md)
