@@ -2,7 +2,7 @@
 
 InvDN (``methods/invdn.py``) encodes a noisy image into a clean low-resolution image and a latent
 that carries the noise; redrawing the latent's fine-scale realisation and inverting gives the
-same picture with new noise of the same character (Liu et al., CVPR 2021, Sec. 4). The command
+same picture with new noise of the same character (Liu et al., CVPR 2021, noise generation). The command
 writes ``--count`` such images and, unless ``--no-stats``, compares the generated noise with the
 real one: the standard deviation and the neighbour correlations of ``image − denoised``, where
 ``denoised`` is InvDN's Monte Carlo restoration of the input.

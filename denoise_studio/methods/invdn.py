@@ -6,9 +6,11 @@ S. Anwar, P. Ji, D. Kim, S. Caldwell, T. Gedeon, CVPR 2021 (arXiv:2104.10546).
 The network is a bijection. Its forward pass turns a noisy image into a low-resolution clean
 image (the first C channels, C = 3 for RGB) and a latent ``z`` that carries the noise and the
 high frequencies; denoising discards ``z``, draws a fresh one from N(0, I) and runs the network
-backwards (Sec. 3, Fig. 3). Averaging several such draws is the Monte Carlo self-ensemble
-(Sec. 3.4); the spread of the draws is offered as an uncertainty map. Perturbing the noisy ``z``
-instead of discarding it makes new noisy versions of the input (Sec. 4, noise generation).
+backwards (the method section and its Fig. 3). Averaging several such draws is the paper's
+Monte Carlo self-ensemble; the spread of the draws is offered as an uncertainty map.
+Perturbing the noisy ``z`` instead of discarding it makes new noisy versions of the input (the
+paper's noise-generation experiment). Parts of the paper are cited by name, not by section
+number, because the numbers could not be checked against the published PDF here.
 
 Every block below is written from the paper; the defaults that the paper leaves out (the
 coupling's clamp, the subnetwork widths, the loss weights, the recipe) were read from the
@@ -55,7 +57,7 @@ __all__ = [
 
 
 class ResidualSubnet(nn.Module):
-    """The coupling subnetwork ("Resnet" subnet of the official code; Sec. 3.2, Fig. 3).
+    """The coupling subnetwork ("Resnet" subnet of the official code; the invertible block of Fig. 3).
 
     Two 3×3 convolutions with LeakyReLU(0.2) compute ``features`` feature maps; the output
     convolution sees them concatenated with the input (a residual connection by concatenation).
@@ -77,7 +79,7 @@ class ResidualSubnet(nn.Module):
 class AffineCoupling(nn.Module):
     """One invertible block: affine coupling of the first ``split`` channels against the rest.
 
-    With ``x = (x1, x2)`` split along the channels (Sec. 3.2, Eq. 1–2 of the paper)::
+    With ``x = (x1, x2)`` split along the channels (the paper's invertible block)::
 
         y1 = x1 + F(x2)
         s  = clamp · (2·sigmoid(H(y1)) − 1)          scale bounded to (−clamp, clamp)
@@ -239,7 +241,7 @@ def _levels(net: nn.Module) -> int:
 def bicubic_reference(clean: torch.Tensor, scale: int) -> torch.Tensor:
     """The clean image downsampled ``scale`` times by antialiased bicubic interpolation.
 
-    The target of the forward loss (Sec. 3.3): the official data loader builds it with a
+    The target of the paper's forward loss: the official data loader builds it with a
     MATLAB-style ``imresize``, which is bicubic with an antialiasing kernel, as here.
     """
     h, w = clean.shape[-2:]
@@ -254,7 +256,7 @@ def invdn_loss(
     lambda_forward: float = 16.0,
     lambda_backward: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The InvDN training loss of one batch (Sec. 3.3, Eq. 4–6).
+    """The InvDN training loss of one batch: the paper's forward plus backward objective.
 
     ``λ_f · Σ (LR − bicubic(clean))²  +  λ_b · Σ |net⁻¹(LR, z) − clean|`` with z ~ N(0, I),
     each sum over the pixels of one image and averaged over the batch, as in the official code
@@ -289,7 +291,7 @@ def invdn_loss(
 def mc_restore(
     net: nn.Module, noisy: torch.Tensor, generator: torch.Generator | None, samples: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Denoise by the Monte Carlo self-ensemble (Sec. 3.4): the mean and spread of K draws.
+    """Denoise by the Monte Carlo self-ensemble: the mean and spread of K draws.
 
     One forward pass gives the low-resolution image; each of the ``samples`` draws joins it with
     a fresh z ~ N(0, I) and inverts. Returns ``(mean, std)`` of the restorations, std over the
@@ -327,7 +329,7 @@ def generate_noisy_variants(
     strength: float = 1.0,
     window: int = 5,
 ) -> torch.Tensor:
-    """New noisy versions of a noisy batch by perturbing its latent (Sec. 4, noise generation).
+    """New noisy versions of a noisy batch by perturbing its latent (the paper's noise generation).
 
     The paper generates noise by keeping the low-resolution image and manipulating the noisy
     latent z (which it calls z_HF, the high-frequency part). It does not give the exact rule,
@@ -419,7 +421,7 @@ class InvDNSpec(NetworkSpec):
                 noise="gaussian",
                 sigma=(5.0, 55.0),
                 validate_every=5000,
-                source="Liu et al. 2021, Sec. 4.1; official train_InvDN.yml (Adam 2e-4, β 0.9/0.999, "
+                source="Liu et al. 2021, implementation details; official train_InvDN.yml (Adam 2e-4, β 0.9/0.999, "
                 "weight decay 1e-8, 600k iterations halved every 100k, batch 28 of 144² patches, "
                 "gradient norm clipped at 10). The paper trains on SIDD real noise; here blind "
                 "Gaussian σ 5–55 unless the command says otherwise.",
@@ -511,7 +513,7 @@ class InvDN(NetworkMethod[InvDNParams]):
 
     One forward pass splits the image into a clean low-resolution image and a latent ``z``; each
     of the ``samples`` passes inverts the network from that image and a fresh z ~ N(0, I)
-    (Sec. 3.4); the mean is the result and the per-pixel spread the uncertainty map. The
+    (the paper's Monte Carlo self-ensemble); the mean is the result and the per-pixel spread the uncertainty map. The
     forward pass is computed once per tile and orientation and reused by the draws. In
     ``generate noise`` mode the result is a new noisy image (:func:`generate_noisy_variants`).
     """

@@ -2,7 +2,7 @@
 
 One level maps a batch N×C×H×W to N×4C×H/2×W/2. Each 2×2 block ``[[a, b], [c, d]]`` of a channel
 becomes four coefficients (Mallat 1989; the "wavelet transformation" layer of InvDN, Liu et al.
-2021, Sec. 3.1)::
+2021, the downscale block)::
 
     LL = (a + b + c + d) / 2      low band: twice the block mean
     LH = (a - b + c - d) / 2      horizontal detail (differences across columns)
