@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory")
     parser.add_argument("--data", default=DEFAULT_DATA, help="folder of clean test images (CBSD68)")
     parser.add_argument("--images", type=int, default=4, help="how many images (sorted by name)")
+    parser.add_argument("--offset", type=int, default=0, help="skip this many images first (to split a long run)")
     parser.add_argument("--crop", type=int, default=128, help="centre-crop size for the quality part")
     parser.add_argument("--sigma", type=float, default=25.0)
     parser.add_argument("--iterations", type=int, default=2000, help="iterations per quality run")
@@ -75,8 +76,10 @@ def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(image[top : top + size, left : left + size])
 
 
-def load_crops(folder: str, count: int, size: int, sigma: float, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, clean, noisy) for the first ``count`` images of ``folder`` (sorted by name)."""
+def load_crops(folder: str, count: int, size: int, sigma: float, seed: int, offset: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, clean, noisy) for the first ``count`` images of ``folder`` (sorted by name).
+
+    ``offset`` skips the first images; image ``i`` always gets noise seed ``seed + i``."""
     from denoise_studio.cli import UserError
     from denoise_studio.core.image import load_image
     from denoise_studio.core.noise import add_noise
@@ -86,6 +89,8 @@ def load_crops(folder: str, count: int, size: int, sigma: float, seed: int) -> l
         raise UserError(f"no PNG images in {folder}")
     out = []
     for i, path in enumerate(paths):
+        if i < offset:
+            continue
         clean = centre_crop(load_image(str(path)).pixels, size)
         noisy = add_noise(clean, "gaussian", sigma, np.random.default_rng(seed + i), clip=True)
         out.append((path.stem, clean, noisy))
@@ -238,14 +243,30 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
     from denoise_studio.methods.dip import DIP, DIPParams
 
     ctx = RunContext(seed=seed, device=device, reference=clean)
-    params = DIPParams(preset=preset, iterations=iterations, stop_rule="none")
+    params = DIPParams(preset=preset if preset in ("paper", "fast") else "fast", iterations=iterations, stop_rule="none")
+    method_run: Any = DIP().run
+    if preset not in ("paper", "fast"):
+        # A candidate for the fast preset, "w<width>-<resize>@<lr>" (e.g. "w16-nearest@0.02").
+        from dataclasses import replace
+
+        from denoise_studio.methods._common.dip_loop import fit
+        from denoise_studio.methods._common.skip_net import SkipConfig
+
+        spec, _, lr = preset.partition("@")
+        width, _, resize = spec[1:].partition("-")
+        cfg = SkipConfig(resize=resize or "nearest", out_channels=noisy.shape[2]).with_channels(int(width))
+        params = replace(params, learning_rate=float(lr or 0.01))
+
+        def method_run(x: np.ndarray, p: Any, c: Any) -> Any:
+            return fit(x, p, cfg, c, preset=preset)
+
     started = time.perf_counter()
     psnr_avg: list[float] = []
     psnr_raw: list[float] = []
     elapsed: list[float] = []
     events: dict[str, int] = {}
     final = None
-    for snap in DIP().run(noisy, params, ctx):
+    for snap in method_run(noisy, params, ctx):
         if snap.final:
             final = snap
             break
@@ -311,7 +332,7 @@ def part_quality(args: argparse.Namespace, results: dict[str, Any], save: Any) -
 
     quality = results.setdefault("quality", {})
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
-    for name, clean, noisy in load_crops(args.data, args.images, args.crop, args.sigma, args.seed):
+    for name, clean, noisy in load_crops(args.data, args.offset + args.images, args.crop, args.sigma, args.seed, args.offset):
         entry = quality.setdefault(name, {})
         if "bm3d" not in entry:
             t0 = time.perf_counter()
@@ -413,9 +434,7 @@ def markdown(results: dict[str, Any]) -> str:
                   "| image | preset | peak (iter) | ES-WMV (iter) | gap | ES-EMV (iter) | gap | BM3D |", "|---|---|---|---|---|---|---|---|"]
         gaps: dict[str, dict[str, list[float]]] = {}
         for name, entry in quality.items():
-            for preset in ("paper", "fast", "nas"):
-                if preset not in entry:
-                    continue
+            for preset in [k for k in entry if isinstance(entry[k], dict) and "summary" in entry[k]]:
                 s = entry[preset]["summary"]
                 lines.append(
                     f"| {name} | {preset} | {_f(s['peak_psnr'])} ({s['peak_iteration']}) | {_f(s['wmv_psnr'])} ({s['wmv_iteration']}) | {_f(s['wmv_gap'])} "
