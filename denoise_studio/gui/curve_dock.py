@@ -24,7 +24,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from denoise_studio.gui.worker import CurvePoint
 
@@ -96,7 +96,17 @@ class CurvePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(self.controls)
-        layout.addWidget(self.graphics, 1)
+        # Until a run reports a curve, a line of text says what will appear here.
+        self.placeholder = QLabel(
+            "Curves of iterative methods appear here while they run: loss, PSNR, and the method's own values.\n"
+            "One-shot methods (the classical filters, network inference) have no curve."
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #7d8694;")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.graphics)
+        layout.addWidget(self.stack, 1)
         layout.addLayout(self._rows)
 
         self._series: dict[str, tuple[list[int], list[float]]] = {}
@@ -133,6 +143,7 @@ class CurvePanel(QWidget):
         self._markers.clear()
         self._cursor.clear()
         self.status.setText(title)
+        self.stack.setCurrentWidget(self.placeholder)
 
     def add_points(self, points: Iterable[CurvePoint]) -> None:
         """Append points (from the worker's batched updates) and redraw the changed series."""
@@ -150,6 +161,8 @@ class CurvePanel(QWidget):
                 changed.add(key)
             for event in point.events:
                 self.add_event(point.step, event)
+        if changed:
+            self.stack.setCurrentWidget(self.graphics)
         for key in changed:
             steps, ys = self._series[key]
             self._curve(key).setData(np.asarray(steps), np.asarray(ys))

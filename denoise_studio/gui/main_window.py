@@ -243,9 +243,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(method_widget)
         layout.setContentsMargins(6, 6, 6, 6)
         self.selector = MethodSelector(self.choices)
-        self.selector.setMinimumHeight(150)
         self.selector.method_selected.connect(self._on_method_selected)
-        layout.addWidget(self.selector, 2)
+        layout.addWidget(self.selector, 4)
         self.method_title = QLabel("")
         self.method_title.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.method_description = QLabel("")
@@ -821,6 +820,7 @@ class MainWindow(QMainWindow):
             self.cancel_action.setEnabled(running)
             self.pause_action.setEnabled(running and iterative)
         self.curve.set_running(running, stoppable=iterative)
+        self.progress.setTextVisible(running)
         if not running:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)

@@ -89,6 +89,10 @@ class MethodSelector(QWidget):
                 self._items[choice.entry.id] = item
             group.setExpanded(True)
         self.tree.currentItemChanged.connect(self._on_current_changed)
+        # Tall enough for every method without scrolling (up to a limit), no taller.
+        rows = len(self._items) + self.tree.topLevelItemCount()
+        row_height = self.tree.sizeHintForRow(0) if self.tree.topLevelItemCount() else 18
+        self.tree.setMinimumHeight(min(rows * max(row_height, 16) + 8, 420))
 
     def current_id(self) -> str | None:
         item = self.tree.currentItem()

@@ -196,7 +196,11 @@ class _Field(QWidget):
         base = spec.minimum if spec.minimum is not None else 0
         if spec.minimum is not None and spec.maximum is not None:
             base = (spec.minimum + spec.maximum) / 2 if not self._log() else math.sqrt(spec.minimum * spec.maximum)
-        return int(base) if spec.type is int else float(base)
+        if spec.type is int:
+            if spec.step and spec.minimum is not None:
+                return int(spec.minimum + round((base - spec.minimum) / spec.step) * spec.step)
+            return int(base)
+        return float(base)
 
     # -- editor → value ----------------------------------------------------------------------
 

@@ -86,6 +86,8 @@ class ResultEntry:
 
 
 def _short(value: Any) -> str:
+    if value is None:
+        return "auto"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
