@@ -24,6 +24,7 @@ import numpy as np
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.metrics import estimate_noise_sigma
 from denoise_studio.core.params import ParamError, Params, param
+from denoise_studio.core.tiling import SizeRequirements, crop_padding, pad_to_requirements
 
 FAMILY = "Classical"
 # Estimates below this are clamped: a clean or synthetic image can measure σ ≈ 0, and every rule
@@ -302,6 +303,8 @@ class NLM(_Classical):
 # --------------------------------------------------------------------------------------------
 
 BM3D_PROFILES = ("np", "refilter", "vn", "high")
+# Larger than the blocks of every profile (8×8 normal, up to 16 for "vn").
+BM3D_MINIMUM_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -351,7 +354,9 @@ class BM3D(_Classical):
 
         x = _check_input(noisy)
         sigma, estimated = resolve_sigma(x, params.sigma)
-        z = x.astype(np.float64)
+        # The reference code refuses images smaller than its blocks: pad tiny ones, crop back.
+        padded, pad = pad_to_requirements(x, SizeRequirements(minimum=BM3D_MINIMUM_SIDE))
+        z = padded.astype(np.float64)
         s = sigma / 255.0
         profile = {
             "np": profiles.BM3DProfile, "refilter": profiles.BM3DProfileRefilter,
@@ -375,7 +380,7 @@ class BM3D(_Classical):
             out = np.dstack([bm3d.bm3d(np.ascontiguousarray(z[:, :, c]), s, profile=profile) for c in range(3)])
         else:
             out = bm3d.bm3d_rgb(z, s, profile=profile, colorspace=params.colorspace)
-        yield _final(np.asarray(out), x.shape, sigma, estimated, f"BM3D, σ {sigma:.1f}", mode=mode)
+        yield _final(crop_padding(np.asarray(out), pad), x.shape, sigma, estimated, f"BM3D, σ {sigma:.1f}", mode=mode)
 
 
 # Opponent (luminance, two chrominance) and YCbCr transforms; a channel of either that is
@@ -470,11 +475,20 @@ class Wavelet(_Classical):
     def run(self, noisy: np.ndarray, params: WaveletParams, ctx: RunContext) -> Iterator[Snapshot]:
         from skimage.restoration import denoise_wavelet
 
+        import pywt
+
         x = _check_input(noisy)
         sigma, estimated = resolve_sigma(x, params.sigma)
         color = x.shape[2] == 3
+        # scikit-image's default is three levels fewer than the maximum (at least one); deeper
+        # than the maximum, every coefficient is a boundary effect, and a few-pixel image has none.
+        deepest = pywt.dwtn_max_level(x.shape[:2], params.wavelet)
+        if deepest < 1:
+            yield _final(x, x.shape, sigma, estimated, "wavelet shrinkage: the image is too small; unchanged", levels=0)
+            return
+        levels = min(params.levels if params.levels is not None else max(deepest - 3, 1), deepest)
         options: dict[str, Any] = dict(
-            sigma=sigma / 255.0, wavelet=params.wavelet, mode=params.mode, wavelet_levels=params.levels,
+            sigma=sigma / 255.0, wavelet=params.wavelet, mode=params.mode, wavelet_levels=levels,
             method="BayesShrink", rescale_sigma=True,
         )
         try:
@@ -484,4 +498,4 @@ class Wavelet(_Classical):
                 out = denoise_wavelet(x[:, :, 0].astype(np.float64), **options)
         except ValueError as exc:
             raise MethodError(f"wavelet shrinkage: {exc}") from None
-        yield _final(out, x.shape, sigma, estimated, f"wavelet shrinkage ({params.wavelet}, BayesShrink)")
+        yield _final(out, x.shape, sigma, estimated, f"wavelet shrinkage ({params.wavelet}, BayesShrink)", levels=levels)

@@ -84,6 +84,22 @@ def test_noise_estimate_on_real_images(sigma: float) -> None:
     assert estimate_noise_sigma(clean) < 3  # a clean photograph measures little noise
 
 
+@pytest.mark.parametrize("name", ["astronaut", "camera", "coffee"])
+def test_noise_estimate_equals_scikit_image(name: str) -> None:
+    from skimage.restoration import estimate_sigma
+
+    clean = load_image(f"sample:{name}").pixels
+    noisy = add_noise(clean, "gaussian", 15, np.random.default_rng(2))
+    expected = estimate_sigma(noisy.astype(np.float64), channel_axis=-1, average_sigmas=True) * 255
+    assert estimate_noise_sigma(noisy) == pytest.approx(expected, rel=1e-9)
+
+
+def test_noise_estimate_on_a_few_pixels() -> None:
+    assert estimate_noise_sigma(np.zeros((1, 1, 3), np.float32)) == 0.0
+    assert estimate_noise_sigma(np.full((8, 8, 1), 0.5, np.float32)) < 1e-12  # flat: no detail
+    assert np.isfinite(estimate_noise_sigma(np.random.default_rng(0).random((2, 3, 3))))
+
+
 def test_metrics_return_plain_floats(odd_rgb: np.ndarray) -> None:
     for value in (psnr(odd_rgb * 0.9, odd_rgb), ssim(odd_rgb * 0.9, odd_rgb), estimate_noise_sigma(odd_rgb)):
         assert type(value) is float

@@ -103,3 +103,18 @@ def test_bm3d_on_a_gray_image_stored_as_rgb(small_gray: np.ndarray) -> None:
     assert final.info["mode"] == "per-channel"
     assert np.all(np.isfinite(final.image))
     assert psnr(final.image[:, :, :1], gray) > psnr(rgb[:, :, :1], gray) + 3
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3, 3), (5, 7, 1), (1, 40, 3), (3, 60, 1)])
+@pytest.mark.parametrize("method_id", CLASSICAL)
+def test_tiny_and_thin_images(method_id: str, shape: tuple[int, int, int]) -> None:
+    """Smaller than BM3D's blocks or the wavelet support: a result, no error, no warning."""
+    x = np.random.default_rng(0).random(shape).astype(np.float32)
+    out = run_to_end(create_method(method_id), x).image
+    assert out.shape == shape and np.all(np.isfinite(out))
+
+
+def test_wavelet_levels_are_capped() -> None:
+    x = np.random.default_rng(1).random((40, 40, 3)).astype(np.float32)
+    final = run_to_end(create_method("wavelet"), x, classical.WaveletParams(levels=8, sigma=20.0))
+    assert 1 <= final.info["levels"] < 8
