@@ -92,7 +92,7 @@ class MethodSelector(QWidget):
         # Tall enough for every method without scrolling (up to a limit), no taller.
         rows = len(self._items) + self.tree.topLevelItemCount()
         row_height = self.tree.sizeHintForRow(0) if self.tree.topLevelItemCount() else 18
-        self.tree.setMinimumHeight(min(rows * max(row_height, 16) + 8, 420))
+        self.tree.setMinimumHeight(min(rows * max(row_height, 16) + 8, 300))
 
     def current_id(self) -> str | None:
         item = self.tree.currentItem()

@@ -19,10 +19,10 @@ def _args(*argv: str):  # type: ignore[no-untyped-def]
 def test_screenshot_runs_the_method_and_writes_the_window(qapp, small_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "shot.png"
     code = run(_args(str(small_png), "--screenshot", str(out), "--method", "gaussian", "--noise-sigma", "20",
-                     "--param", "sigma=20", "--size", "1000x700", "--mode", "side"))
+                     "--param", "sigma=20", "--size", "1100x760", "--mode", "side"))
     assert code == 0
     shot = load_image(out)
-    assert (shot.width, shot.height) == (1000, 700)
+    assert (shot.width, shot.height) == (1100, 760)
     # A real rendering, not a blank surface: many distinct colours.
     colours = {tuple(p) for p in (shot.pixels.reshape(-1, 3)[::97] * 255).astype(int)}
     assert len(colours) > 200
