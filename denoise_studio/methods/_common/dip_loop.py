@@ -87,17 +87,17 @@ GUARD_DROP_DB = 5.0  # the notebook's threshold
 class DipLoopParams(Params):
     """Parameters every DIP-style method shares (subclasses redefine ``preset``)."""
 
-    preset: str = param("auto", choices=("auto",), title="Preset")
-    iterations: int = param(3000, minimum=1, maximum=50_000, step=100, title="Iterations")
+    preset: str = param("auto", choices=("auto",), title="Preset", description="network preset")
+    iterations: int = param(3000, minimum=1, maximum=50_000, step=100, title="Iterations", description="optimisation steps (the paper uses 3000; stop earlier by eye or by rule)")
     learning_rate: float = param(0.01, minimum=1e-5, maximum=0.1, log_scale=True, title="Learning rate", description="Adam step size")
     input_noise: float = param(1 / 30, minimum=0.0, maximum=0.2, title="Input jitter σ_p", description="σ of the Gaussian noise added to z each step")
     ema_decay: float = param(0.99, minimum=0.0, maximum=0.999, title="Output EMA", description="weight of the previous average (0 = no averaging)")
     stop_rule: str = param("none", choices=("none", "es-wmv", "es-emv"), title="Stop rule", description="let a variance rule end the run")
     keep: str = param("average", choices=("average", "raw", "rule"), title="Keep", description="result after a stop: averaged output, last raw output, or the rule's suggested iterate")
     guard: bool = param(True, title="Divergence guard", description="restore the previous weights when PSNR vs noisy drops by more than 5 dB")
-    variance_window: int = param(100, minimum=2, maximum=1000, title="ES window W", advanced=True)
-    patience: int = param(1000, minimum=1, maximum=20_000, step=100, title="ES patience P", advanced=True)
-    emv_alpha: float = param(0.1, minimum=0.001, maximum=1.0, title="ES-EMV α", advanced=True)
+    variance_window: int = param(100, minimum=2, maximum=1000, title="ES window W", description="ES-WMV: number of recent outputs whose variance is measured (also the warm-up of ES-EMV)", advanced=True)
+    patience: int = param(1000, minimum=1, maximum=20_000, step=100, title="ES patience P", description="steps without a new variance minimum before a rule stops the run", advanced=True)
+    emv_alpha: float = param(0.1, minimum=0.001, maximum=1.0, title="ES-EMV α", description="ES-EMV: weight of the newest output in the exponential moving variance", advanced=True)
     precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
     compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; falls back to eager on failure)", advanced=True)
     threads: int = param(0, minimum=0, maximum=256, title="CPU threads", description="torch threads during the run (0: leave torch's setting); 1 is fastest on a busy 2-core CPU", advanced=True)
