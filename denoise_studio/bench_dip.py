@@ -243,16 +243,18 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
     from denoise_studio.methods.dip import DIP, DIPParams
 
     ctx = RunContext(seed=seed, device=device, reference=clean)
-    params = DIPParams(preset=preset if preset in ("paper", "fast") else "fast", iterations=iterations, stop_rule="none")
+    # "<preset>[:<precision>]", e.g. "paper:float32"; see below for fast-preset candidates.
+    name, _, precision = preset.partition(":")
+    params = DIPParams(preset=name if name in ("paper", "fast") else "fast", iterations=iterations, stop_rule="none", precision=precision or "auto")
     method_run: Any = DIP().run
-    if preset not in ("paper", "fast"):
+    if name not in ("paper", "fast"):
         # A candidate for the fast preset, "w<width>-<resize>@<lr>" (e.g. "w16-nearest@0.02").
         from dataclasses import replace
 
         from denoise_studio.methods._common.dip_loop import fit
         from denoise_studio.methods._common.skip_net import SkipConfig
 
-        spec, _, lr = preset.partition("@")
+        spec, _, lr = name.partition("@")
         width, _, resize = spec[1:].partition("-")
         cfg = SkipConfig(resize=resize or "nearest", out_channels=noisy.shape[2]).with_channels(int(width))
         params = replace(params, learning_rate=float(lr or 0.01))
