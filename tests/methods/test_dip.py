@@ -200,3 +200,15 @@ def test_pause_blocks_until_resume(small_rgb: np.ndarray) -> None:
     snaps = _run(_noisy(small_rgb[:32, :32]), DIPParams(iterations=1), ctx)
     timer.join()
     assert snaps[-1].final and snaps[-1].step == 1
+
+
+def test_compile_failure_falls_back_to_eager(small_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(fn: object) -> object:
+        def call(*args: object) -> object:
+            raise RuntimeError("no compiler")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    snaps = _run(_noisy(small_rgb[:32, :32]), DIPParams(iterations=2, compile=True))
+    assert snaps[0].events == ("eager",) and snaps[-1].final and snaps[-1].image is not None

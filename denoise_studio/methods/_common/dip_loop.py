@@ -30,7 +30,8 @@ Every step ``t`` (1-based) yields one :class:`~denoise_studio.core.method.Snapsh
     optimiser update is skipped); ``"es-wmv"`` / ``"es-emv"`` at the step where that rule
     detects its stop (whichever rule is active; only the one named in ``stop_rule`` ends the
     run); ``"fp32"`` when mixed precision produced a non-finite loss and the run fell back to
-    float32. The event snapshot's ``info`` carries ``suggested_iteration_wmv`` /
+    float32; ``"eager"`` when ``torch.compile`` failed at the first call and the run went on
+    uncompiled. The event snapshot's ``info`` carries ``suggested_iteration_wmv`` /
     ``suggested_iteration_emv``.
 ``image``
     The averaged output (H×W×C, cropped to the input, a copy) at most about ten times per
@@ -260,7 +261,15 @@ def _fit(
             jitter.normal_(generator=gen)
             inp = z + params.input_noise * jitter
         with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext():
-            out_full = forward(inp)
+            try:
+                out_full = forward(inp)
+            except Exception:
+                if forward is net:
+                    raise
+                # torch.compile compiles lazily, so a missing compiler shows up here: go eager.
+                forward = net
+                events.append("eager")
+                out_full = net(inp)
         out_full = out_full.float()
         loss = F.mse_loss(out_full, target)
         opt.zero_grad(set_to_none=True)
