@@ -89,7 +89,7 @@ class GapStats:
 
 def measure(seconds: float, idle: float, method_id: str, size: int = 256, freeze: bool = True) -> dict[str, object]:
     """Run the benchmark; return the figures (gaps in ms)."""
-    from denoise_studio.app import create_application, freeze_startup_objects
+    from denoise_studio.app import create_application, freeze_startup_objects, warm_up
 
     app = create_application(offscreen=True)
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
@@ -105,6 +105,7 @@ def measure(seconds: float, idle: float, method_id: str, size: int = 256, freeze
         top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
         crop_path = Path(tmp.name) / "astronaut_256.png"
         save_image(crop_path, pixels[top : top + size, left : left + size])
+        warm_up()  # as `denoise-studio gui` does
         choices = load_choices()
         if method_id not in choices or not choices[method_id].available:
             stand_in = TorchStandIn()
@@ -212,9 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="dip", help="iterative method to run (default dip)")
     parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after start-up (to see what it buys)")
     parser.add_argument("--niceness", type=int, default=None, help="worker thread niceness (default: the worker's WORKER_NICENESS)")
+    parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval (seconds) for the experiment")
     parser.add_argument("--verbose", action="store_true", help="list every gap over 50 ms and the update times")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table row for docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     if args.niceness is not None:
         from denoise_studio.gui import worker
 
