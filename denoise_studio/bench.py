@@ -208,6 +208,7 @@ def merge_runs(paths: list[str]) -> dict[str, Any]:
     per_image: dict[tuple[Any, ...], dict[str, Any]] = {}
     noisy: dict[tuple[Any, ...], dict[str, Any]] = {}
     commands, machines, complete = [], [], True
+    given: set[Any] = set()
     for path in paths:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -224,6 +225,7 @@ def merge_runs(paths: list[str]) -> dict[str, Any]:
                 noisy[key] = row
         commands.append(data.get("command"))
         machines.append(data.get("machine"))
+        given.add(data.get("sigma_given_to_methods"))
         complete = complete and bool(data.get("complete"))
     cells: dict[tuple[Any, ...], Cell] = {}
     for (method, noise, sigma, image), row in per_image.items():
@@ -238,6 +240,7 @@ def merge_runs(paths: list[str]) -> dict[str, Any]:
         "per_image": list(per_image.values()),
         "complete": complete,
         "merged_from": [{"file": str(p), "command": c, "machine": m} for p, c, m in zip(paths, commands, machines)],
+        "sigma_given_to_methods": given.pop() if len(given) == 1 else None,
     }
 
 
@@ -251,6 +254,9 @@ def _run_merge(args: argparse.Namespace) -> int:
     lines = [f"- `{m['command']}`" for m in merged["merged_from"] if m["command"]]
     machines = sorted({m["machine"] for m in merged["merged_from"] if m["machine"]})
     caption = "Merged from:\n\n" + "\n".join(lines) + ("\n\nMachine: " + "; ".join(machines) if machines else "")
+    flag = merged["sigma_given_to_methods"]
+    if flag is not None:
+        caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if flag else "no (estimated from each image)")
     if not merged["complete"]:
         caption += "\n\n**Some runs were not finished: see the image counts.**"
     table = markdown_tables(merged["results"], merged["noisy_input"], caption)
