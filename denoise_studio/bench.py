@@ -367,7 +367,8 @@ def run(args: argparse.Namespace) -> int:
     # one-off set-up (the bm3d library, scipy, a network's weights).
     warm = load_image(items[0][2]).pixels[:32, :32]
     for mid in method_ids:
-        run_to_end(methods[mid], warm, params[mid], RunContext(seed=args.seed, device=args.device))
+        if not methods[mid].iterative:  # an iterative method would run all its iterations
+            run_to_end(methods[mid], warm, params[mid], RunContext(seed=args.seed, device=args.device))
 
     for lvl in levels:
         for index, (name, noisy_path, clean_path) in enumerate(items):
