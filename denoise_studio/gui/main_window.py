@@ -64,11 +64,13 @@ from denoise_studio.gui.method_selector import MethodChoice, MethodSelector, loa
 from denoise_studio.gui.metrics_view import MetricsView
 from denoise_studio.gui.param_panel import ParamPanel
 from denoise_studio.gui.results import ResultEntry, ResultsPanel
+from denoise_studio.gui.time_machine import TimeMachine, full_size
 from denoise_studio.gui.worker import MethodWorker, RunResult, RunUpdate
 
 APP_NAME = "Denoise Studio"
 ORGANIZATION = "DenoiseStudio"
 MAX_RECENT = 10
+HISTORY_BUDGET_MB = 1024  # the time machine's memory budget (issue 4: 1 GB by default)
 DEFAULT_METHOD = "nlm"
 INPUT_LABEL = "Noisy input"
 REFERENCE_LABEL = "Reference"
@@ -314,6 +316,12 @@ class MainWindow(QMainWindow):
         self.curve = self.curve_dock.panel
         self.curve.stop_requested.connect(self.stop_run)
         self.curve.pause_toggled.connect(self._on_pause_toggled)
+        self.curve.step_clicked.connect(self._on_curve_clicked)
+        self.time_machine = TimeMachine()
+        self.time_machine.step_chosen.connect(self._on_time_step)
+        self.time_machine.keep_requested.connect(self._on_keep_iterate)
+        self.curve.add_row(self.time_machine)
+        self._history_run: dict[str, Any] | None = None
 
         self.resizeDocks([self.method_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.metrics_dock], [340], Qt.Orientation.Horizontal)
@@ -752,7 +760,18 @@ class MainWindow(QMainWindow):
             self.show_error(f"{choice.entry.title} cannot be loaded: {exc}")
             return False
         seed = self.seed_spin.value() if seed is None else seed
-        self.worker = MethodWorker(method, self.noisy, params, seed=seed, device=self.device, reference=self.reference)
+        history = None
+        if getattr(method, "iterative", False):
+            from denoise_studio.core.history import IterateHistory
+
+            budget_mb = int(self.settings.value("history/budget_mb", HISTORY_BUDGET_MB) or HISTORY_BUDGET_MB)
+            history = IterateHistory(budget_bytes=budget_mb << 20)
+            self._history_run = {"method": method, "params": params, "seed": seed, "source": self.source,
+                                 "noise": dict(self.noise_info) if self.noise_info else None}
+        self.time_machine.set_history(history)
+        self.worker = MethodWorker(
+            method, self.noisy, params, seed=seed, device=self.device, reference=self.reference, history=history,
+        )
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_errored)
@@ -839,7 +858,8 @@ class MainWindow(QMainWindow):
             self.eta_label.setText(f"ETA {format_seconds(update.eta)}")
         if update.points:
             self.curve.add_points(update.points)
-        if update.image is not None:
+            self.time_machine.refresh()
+        if update.image is not None and self.time_machine.following:
             label = f"{self._run_title} (live, {update.step}/{update.total})"
             self._show_live(label, update.image)
             if update.psnr is not None:
@@ -909,9 +929,77 @@ class MainWindow(QMainWindow):
             return
         worker.wait()  # finished is emitted just before the thread ends
         self.worker = None
+        self.time_machine.refresh()
         self._set_running(False)
         self.curve.set_status(self.curve.status.text().replace("running…", "done"))
         self.run_finished.emit()
+
+    # -- time machine -----------------------------------------------------------------------------
+
+    @Slot(int)
+    def _on_curve_clicked(self, step: int) -> None:
+        self.time_machine.go_to(step)
+
+    @Slot(int)
+    def _on_time_step(self, step: int) -> None:
+        """Show a kept iterate as B (full resolution, or an enlarged preview)."""
+        history = self.time_machine.history
+        if history is None or self.noisy is None:
+            return
+        try:
+            image = full_size(history.get(step), self.noisy.shape)
+        except (KeyError, ValueError):
+            return
+        title = self._history_run["method"].title if self._history_run else "iterate"
+        self.viewer.set_image(1, f"{title} @ {step}", np.clip(image, 0.0, 1.0))
+        self.curve.set_cursor(step)
+
+    @Slot(int)
+    def _on_keep_iterate(self, step: int) -> None:
+        """Add a kept iterate to the results, like a finished run."""
+        history = self.time_machine.history
+        run = self._history_run
+        if history is None or run is None or self.noisy is None:
+            return
+        try:
+            image = np.clip(full_size(history.get(step), self.noisy.shape), 0.0, 1.0).astype(np.float32)
+        except (KeyError, ValueError) as exc:
+            self.show_error(f"Iteration {step} is no longer kept: {exc}")
+            return
+        preview = not history.has_keyframe(step) and history.preview_shape != history.full_shape
+        psnr = ssim = None
+        reference = self.reference if self.reference is not None and self.reference.shape == image.shape else None
+        if reference is not None:
+            psnr, ssim = metrics.psnr(image, reference), metrics.ssim(image, reference)
+        heatmap_ref = reference if reference is not None else None
+        heat = metrics.difference(image, heatmap_ref) if heatmap_ref is not None else metrics.difference(self.noisy, image)
+        method = run["method"]
+        entry = ResultEntry(
+            method_id=method.id,
+            method_title=f"{method.title} @ {step}",
+            params=run["params"],
+            image=image,
+            seed=run["seed"],
+            device=self.device,
+            psnr=psnr,
+            ssim=ssim,
+            input_source=run["source"],
+            extra={
+                "iteration": step,
+                "preview": preview,
+                "final_step": step,
+                "noise": run["noise"],
+                "reference": self.reference_source,
+                "heatmap": heat,
+                "heatmap_kind": "reference" if reference is not None else "removed",
+            },
+        )
+        self.results.add(entry)
+        self.compare("input", f"result:{entry.id}")
+        self._show_entry_metrics(entry)
+        note = " (enlarged from the preview)" if preview else ""
+        self.statusBar().showMessage(f"Iteration {step} kept as {entry.label}{note}", 8000)
+        self.result_added.emit(entry.id)
 
     # ================================================================================ export
 
@@ -953,6 +1041,8 @@ class MainWindow(QMainWindow):
                     "reference": entry.extra.get("reference"),
                     "stopped_early": entry.stopped_early,
                     "final_step": entry.extra.get("final_step"),
+                    "iteration": entry.extra.get("iteration"),
+                    "from_preview": entry.extra.get("preview"),
                     "label": entry.label,
                     "bit_depth": bit_depth if target.suffix.lower() in (".png", ".tif", ".tiff") else 8,
                     "jpeg_quality": jpeg_quality if target.suffix.lower() in (".jpg", ".jpeg") else None,

@@ -63,6 +63,8 @@ class SlowMethod(Method[SlowParams]):
             ctx.wait_if_paused()
             time.sleep(params.delay)
             image = 0.9 * image + 0.1 * noisy.mean(axis=(0, 1), keepdims=True)
+            if ctx.history is not None:
+                ctx.history.record(step, image)
             events = ("guard",) if step == 3 else ()
             yield Snapshot(step, params.iterations, image=image.copy(), loss=1.0 / step,
                            scalars={"variance": 1.0 / (step + 1)}, events=events)

@@ -309,3 +309,41 @@ def test_load_reference_checks_the_size(window, small_png: Path, tmp_path: Path)
     assert not window.load_reference("sample:camera")
     assert "size" in window.last_error
     window._error_box.close()
+
+
+def test_time_machine_scrubs_and_keeps_iterates(window, run_method, small_png: Path, qtbot) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    run_method("slow", params=window.choices["slow"].method.Params(iterations=30, delay=0.0))
+    tm = window.time_machine
+    assert tm.isVisibleTo(window) and tm.steps() == list(range(1, 31))
+    assert tm.current_step() == 30  # follows the newest
+    with qtbot.waitSignal(tm.step_chosen) as blocker:
+        window.curve.step_clicked.emit(10)  # a click on the curve at iteration 10
+    assert blocker.args == [10]
+    assert window.viewer.labels()[1] == "Slow test method @ 10"
+    assert np.allclose(window.viewer.images()[1][1], tm.history.get(10), atol=1e-3)
+    assert window.curve._cursor and window.curve._cursor[0].value() == 10
+    before = window.results.count()
+    tm.keep_button.click()
+    assert window.results.count() == before + 1
+    kept = window.results.all()[-1]
+    assert kept.extra["iteration"] == 10 and kept.label.endswith("@ 10")
+    assert kept.psnr == pytest.approx(metrics.psnr(kept.image, window.reference))
+
+
+@pytest.mark.slow  # a minute on the loaded 2-core machine (torch's first optimiser step, the network)
+def test_deep_image_prior_runs_live_in_the_window(window, run_method, small_png: Path) -> None:
+    choice = window.choices.get("dip")
+    if choice is None or not choice.available:
+        pytest.skip("Deep Image Prior is not available")
+    image = load_image(small_png).pixels[:32, :32]
+    window.noisy, window.reference = image, None
+    window.add_noise("gaussian", 25.0, seed=0)
+    params = window.param_panel("dip").values().replace(iterations=4)
+    run_method("dip", params=params, timeout=120_000)
+    entry = window.results.all()[-1]
+    assert entry.method_id == "dip" and entry.image.shape == image.shape
+    series = window.curve.series()
+    assert "loss" in series and any(k.startswith("psnr") for k in series)
+    assert window.time_machine.steps()  # DIP recorded its iterates
