@@ -26,6 +26,14 @@ from denoise_studio.methods import MethodEntry  # noqa: E402
 configure_pyqtgraph()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def true_refcount_guard(qapp) -> None:  # type: ignore[no-untyped-def]
+    """PySide6 6.12.0's emit() drops a reference to True per call: guard the test process too."""
+    from denoise_studio.gui.qt_compat import install_true_refcount_guard
+
+    install_true_refcount_guard()
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running() -> Iterator[None]:
     """Fail any test that leaves a worker's QThread running (the napari rule)."""
