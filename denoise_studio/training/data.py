@@ -70,6 +70,16 @@ def load_cached(path: Path, channels: int | None = None) -> np.ndarray:
     return image
 
 
+def _as_stored(image: np.ndarray, channels: int) -> np.ndarray:
+    """An in-memory float image with the requested channel count."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.shape[2] != channels:
+        image = np.repeat(image, 3, axis=2) if channels == 3 else image.mean(axis=2, keepdims=True)
+    return np.ascontiguousarray(image)
+
+
 def as_float(image: np.ndarray) -> np.ndarray:
     """A cached image (uint8 or float32) as float32 in [0, 1]."""
     if image.dtype == np.uint8:
@@ -97,6 +107,9 @@ class DataSource:
     channels: int = 3
     validation_images: int | None = None
     name: str = ""
+    # Images already in memory (H×W×C float32 in [0, 1]) instead of files under ``path``: the
+    # window trains a self-supervised method on the image it shows.
+    arrays: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (CLEAN, NOISY, PAIRS):
@@ -107,6 +120,8 @@ class DataSource:
         if not (0 <= lo <= hi):
             raise DataError(f"bad σ range {lo}:{hi}")
         self.path = Path(self.path)
+        if self.arrays is not None and self.kind == PAIRS:
+            raise DataError("in-memory images serve clean or noisy sources, not pairs")
         if not self.name:
             self.name = self.path.name if self.kind != PAIRS else f"{self.path.name} (pairs)"
 
@@ -166,15 +181,19 @@ def load_training_images(source: DataSource, min_side: int = 0) -> TrainingImage
             else:
                 out.train_noisy.append(noisy), out.train_clean.append(clean), out.train_names.append(n.name)
     else:
-        files = [source.path] if source.path.is_file() else image_files(source.path)
+        files: list[Path] | list[np.ndarray]
+        if source.arrays is not None:
+            files = [_as_stored(a, source.channels) for a in source.arrays]
+        else:
+            files = [source.path] if source.path.is_file() else image_files(source.path)
         val = set(_split(len(files), source.validation_images)) if source.kind == CLEAN else set()
         for i, f in enumerate(files):
-            image = load_cached(f, source.channels)
+            image = f if isinstance(f, np.ndarray) else load_cached(f, source.channels)
             if min(image.shape[:2]) < min_side:
                 continue
             target = (out.val_clean, out.val_names) if i in val else ((out.train_clean if source.kind == CLEAN else out.train_noisy), out.train_names)
             target[0].append(image)
-            target[1].append(f.name)
+            target[1].append(f.name if isinstance(f, Path) else f"image {i + 1}")
     if out.count == 0:
         raise DataError(f"{source.path}: no training image is at least {min_side}×{min_side} pixels")
     return out

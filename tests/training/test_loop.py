@@ -163,3 +163,14 @@ def test_formresnet_trains_too(clean_dir: Path) -> None:
     trainer = Trainer(_job(clean_dir, method_id="formresnet", steps=4))
     assert trainer.spec is NETWORK
     assert all(np.isfinite(trainer.train_step()[0]) for _ in range(4))
+
+
+def test_in_memory_noisy_image_for_self_supervised_training(rng: np.random.Generator) -> None:
+    noisy = rng.random((40, 50, 3)).astype(np.float32)
+    source = DataSource(NOISY, Path("current image"), arrays=[noisy], name="current image")
+    images = load_training_images(source, 24)
+    assert images.count == 1 and not images.val_clean  # a single image: nothing held out
+    batch, clean = PatchSampler(images, 24, 3, seed=0, with_clean=False).batch(0)
+    assert clean is None and batch.shape == (3, 3, 24, 24)
+    # Every patch is a flipped/rotated crop of the image: its values come from it.
+    assert np.isin(batch[0].ravel(), noisy.ravel()).all()
