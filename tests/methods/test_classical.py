@@ -69,6 +69,7 @@ def test_a_flat_image_stays_flat(method_id: str) -> None:
 def test_strength_rules_grow_with_sigma() -> None:
     for rule in (classical.gaussian_radius_for_sigma, classical.bilateral_range_for_sigma, classical.tv_weight_for_sigma):
         assert rule(15) < rule(25) < rule(50)
+    assert classical.bilateral_range_for_sigma(25, color=False) < classical.bilateral_range_for_sigma(25, color=True)
     assert classical.nlm_h_for_sigma(15, True) < classical.nlm_h_for_sigma(50, True)
     assert classical.nlm_h_for_sigma(15, False) < classical.nlm_h_for_sigma(50, False)
     assert classical.median_size_for_sigma(15) == 3 and classical.median_size_for_sigma(50) == 5
@@ -118,3 +119,14 @@ def test_wavelet_levels_are_capped() -> None:
     x = np.random.default_rng(1).random((40, 40, 3)).astype(np.float32)
     final = run_to_end(create_method("wavelet"), x, classical.WaveletParams(levels=8, sigma=20.0))
     assert 1 <= final.info["levels"] < 8
+
+
+def test_defaults_depend_on_colour(small_rgb: np.ndarray, small_gray: np.ndarray) -> None:
+    """Rules measured separately on colour (CBSD68) and grayscale (Set12) crops."""
+    colour = run_to_end(create_method("wavelet"), small_rgb, classical.WaveletParams(sigma=20.0)).info
+    gray = run_to_end(create_method("wavelet"), small_gray, classical.WaveletParams(sigma=20.0)).info
+    assert (colour["wavelet"], gray["wavelet"]) == ("db1", "db2")
+    colour = run_to_end(create_method("bilateral"), small_rgb, classical.BilateralParams(sigma=20.0)).info
+    gray = run_to_end(create_method("bilateral"), small_gray, classical.BilateralParams(sigma=20.0)).info
+    assert (colour["sigma_color"], colour["sigma_space"]) == (80.0, 3.0)
+    assert (gray["sigma_color"], gray["sigma_space"]) == (50.0, 2.0)
