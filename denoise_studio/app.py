@@ -61,9 +61,9 @@ def create_application(argv: Sequence[str] | None = None, offscreen: bool = Fals
         app.setApplicationName("Denoise Studio")
         app.setOrganizationName("DenoiseStudio")
         apply_theme(app)
-    from denoise_studio.gui.qt_compat import install_true_refcount_guard
+    from denoise_studio.gui.qt_compat import install_refcount_guard
 
-    install_true_refcount_guard()
+    install_refcount_guard()
     return app
 
 

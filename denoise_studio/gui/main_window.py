@@ -63,7 +63,7 @@ from denoise_studio.gui.image_viewer import ImageViewer
 from denoise_studio.gui.method_selector import MethodChoice, MethodSelector, load_choices
 from denoise_studio.gui.metrics_view import MetricsView
 from denoise_studio.gui.param_panel import ParamPanel
-from denoise_studio.gui.qt_compat import install_true_refcount_guard
+from denoise_studio.gui.qt_compat import install_refcount_guard
 from denoise_studio.gui.results import ResultEntry, ResultsPanel
 from denoise_studio.gui.time_machine import TimeMachine, full_size
 from denoise_studio.gui.worker import MethodWorker, RunResult, RunUpdate
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         restore_layout: bool = True,
     ) -> None:
         super().__init__()
-        install_true_refcount_guard()  # PySide6 6.12.0's emit() leaks a reference to True
+        install_refcount_guard()  # PySide6 6.12.0 drops references to None and True
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APP_NAME)
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)

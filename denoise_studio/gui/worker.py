@@ -32,7 +32,6 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from denoise_studio.core import metrics
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params
-from denoise_studio.gui.qt_compat import top_up as _top_up_true
 
 #: Images (and the metrics that go with them) reach the UI at most this often.
 IMAGE_RATE_HZ = 20.0
@@ -251,7 +250,6 @@ class MethodWorker(QObject):
         try:
             sigma_noisy = metrics.estimate_noise_sigma(self.noisy) if self.reference is None else None
             for snap in self.method.run(self.noisy, self.params, self.ctx):
-                _top_up_true()  # each emit drops a reference to True on PySide6 6.12.0
                 point = CurvePoint(step=snap.step, loss=snap.loss, scalars=dict(snap.scalars), events=tuple(snap.events))
                 if snap.image is not None and self.reference is not None and not snap.final:
                     # PSNR is cheap (a few ms at 512²): measured on every image for the label, and

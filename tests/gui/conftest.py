@@ -28,10 +28,10 @@ configure_pyqtgraph()
 
 @pytest.fixture(scope="session", autouse=True)
 def true_refcount_guard(qapp) -> None:  # type: ignore[no-untyped-def]
-    """PySide6 6.12.0's emit() drops a reference to True per call: guard the test process too."""
-    from denoise_studio.gui.qt_compat import install_true_refcount_guard
+    """PySide6 6.12.0 drops references to None and True: guard the test process too."""
+    from denoise_studio.gui.qt_compat import install_refcount_guard
 
-    install_true_refcount_guard()
+    install_refcount_guard()
 
 
 @pytest.fixture(autouse=True)
