@@ -269,6 +269,7 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
     psnr_raw: list[float] = []
     elapsed: list[float] = []
     events: dict[str, int] = {}
+    variances: dict[str, list[float]] = {}
     final = None
     for snap in method_run(noisy, params, ctx):
         if snap.final:
@@ -279,6 +280,8 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
         elapsed.append(time.perf_counter() - started)
         for e in snap.events:
             events.setdefault(e, snap.step)
+        for key in ("variance_wmv", "variance_emv"):
+            variances.setdefault(key, []).append(snap.scalars.get(key, math.nan))
     assert final is not None
     return {
         "preset": preset,
@@ -286,6 +289,8 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
         "psnr_raw": psnr_raw,
         "elapsed": elapsed,
         "events": events,
+        "variance_wmv": variances.get("variance_wmv", []),
+        "variance_emv": variances.get("variance_emv", []),
         "suggested_wmv": final.info["suggested_iteration_wmv"],
         "suggested_emv": final.info["suggested_iteration_emv"],
         "guard_steps": final.info["guard_steps"],
@@ -294,7 +299,7 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
     }
 
 
-def summarise_curve(run: dict[str, Any]) -> dict[str, Any]:
+def summarise_curve(run: dict[str, Any], patience: int = 1000) -> dict[str, Any]:
     """Peak, PSNR at each rule's suggestion (averaged-output curve) and the gaps."""
     curve = np.asarray(run["psnr_avg"], dtype=np.float64)
     peak_i = int(np.nanargmax(curve))
@@ -308,6 +313,8 @@ def summarise_curve(run: dict[str, Any]) -> dict[str, Any]:
     for rule in ("wmv", "emv"):
         step = run[f"suggested_{rule}"]
         stopped = run["events"].get(f"es-{rule}")
+        if stopped is not None:
+            step = stopped - patience  # the rule's suggestion when it stopped (patience steps earlier)
         out[f"{rule}_iteration"] = step
         out[f"{rule}_stop_detected_at"] = stopped
         out[f"{rule}_psnr"] = float(curve[step - 1]) if step else math.nan

@@ -48,7 +48,11 @@ class _Rule:
 
     @property
     def should_stop(self) -> bool:
-        """True once ``patience`` steps have passed since the best (minimum-variance) step."""
+        """True once ``patience`` steps have passed since the best (minimum-variance) step.
+
+        From then on :attr:`best_step` is frozen (the rule's suggestion, as if the run had
+        stopped there); :attr:`variance` keeps being reported.
+        """
         return self.stop_step is not None
 
     def _account(self, step: int, variance: float | None) -> bool:
@@ -56,6 +60,8 @@ class _Rule:
         self.variance = variance
         self.last_step = step
         improved = False
+        if self.stop_step is not None:
+            return False  # the rule has spoken: its suggestion is the best step when it stopped
         if variance is not None and variance < self.best_variance:
             self.best_variance = variance
             self.best_step = step

@@ -76,3 +76,12 @@ def test_make_rule_and_errors() -> None:
         WindowedVariance(window=1)
     with pytest.raises(ValueError):
         ExponentialVariance(alpha=0.0)
+
+
+def test_the_suggestion_is_frozen_once_the_rule_stops() -> None:
+    rule = WindowedVariance(window=2, patience=3)
+    values = [0.0, 1.0, 0.0, 1.0, 0.0] + [0.5] * 6  # variance 0.25 until step 5, then 0
+    for t, v in enumerate(values, 1):
+        rule.update(t, torch.tensor([v]))
+    assert rule.stop_step == 5 and rule.best_step == 2  # not moved by the later, lower variance
+    assert rule.variance == 0.0  # still reported
