@@ -59,16 +59,17 @@ class CurvePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
+        # Side by side: a bottom dock is wide and short, and each plot keeps a readable height.
         self.quality = self.graphics.addPlot(row=0, col=0)
-        self.loss_plot = self.graphics.addPlot(row=1, col=0)
+        self.loss_plot = self.graphics.addPlot(row=0, col=1)
         for plot, label in ((self.quality, "PSNR (dB)"), (self.loss_plot, "loss")):
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("left", label)
+            plot.setLabel("bottom", "iteration")
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-            plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+            plot.addLegend(offset=(-10, 5), labelTextSize="8pt", verSpacing=-6)
             plot.scene().sigMouseClicked.connect(self._on_clicked)
-        self.loss_plot.setLabel("bottom", "iteration")
         self.loss_plot.setXLink(self.quality)
         # A second view box on the right axis of the loss plot for variance-like series.
         self.right = pg.ViewBox()

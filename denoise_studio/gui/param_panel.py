@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -278,7 +278,7 @@ class ParamPanel(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         outer.addLayout(form)
-        self.advanced_box: QGroupBox | None = None
+        self.advanced_box: QToolButton | None = None
         advanced_form: QFormLayout | None = None
         specs = params_class.specs()
         if not specs:
@@ -293,20 +293,25 @@ class ParamPanel(QWidget):
             label.setToolTip(spec.description or spec.title)
             if spec.advanced:
                 if advanced_form is None:
-                    self.advanced_box = QGroupBox("Advanced")
+                    # A disclosure button: folded by default, like a details section.
+                    self.advanced_box = QToolButton()
+                    self.advanced_box.setText("Advanced")
                     self.advanced_box.setCheckable(True)
                     self.advanced_box.setChecked(False)
+                    self.advanced_box.setAutoRaise(True)
+                    self.advanced_box.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+                    self.advanced_box.setArrowType(Qt.ArrowType.RightArrow)
                     self.advanced_box.toggled.connect(self._on_advanced_toggled)
-                    box_layout = QVBoxLayout(self.advanced_box)
                     self._advanced_body = QWidget()
-                    box_layout.addWidget(self._advanced_body)
                     advanced_form = QFormLayout(self._advanced_body)
-                    advanced_form.setContentsMargins(0, 0, 0, 0)
+                    advanced_form.setContentsMargins(12, 0, 0, 0)
+                    advanced_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
                 advanced_form.addRow(label, field)
             else:
                 form.addRow(label, field)
         if self.advanced_box is not None:
             outer.addWidget(self.advanced_box)
+            outer.addWidget(self._advanced_body)
             self._on_advanced_toggled(False)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -345,3 +350,4 @@ class ParamPanel(QWidget):
     def _on_advanced_toggled(self, shown: bool) -> None:
         if self.advanced_box is not None:
             self._advanced_body.setVisible(shown)
+            self.advanced_box.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)

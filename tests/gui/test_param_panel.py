@@ -45,6 +45,9 @@ def test_editors_follow_the_declared_types(qtbot) -> None:
     assert not f["sigma"].editor.isEnabled()
     assert f["iterations"].editor.toolTip() == "number of steps"
     assert panel.advanced_box is not None and not panel.advanced_box.isChecked()
+    assert not panel._advanced_body.isVisibleTo(panel)
+    panel.advanced_box.click()
+    assert panel._advanced_body.isVisibleTo(panel) and f["secret"].isVisibleTo(panel)
 
 
 def test_edits_reach_values_and_reset_restores(qtbot) -> None:
