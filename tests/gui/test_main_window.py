@@ -347,3 +347,22 @@ def test_deep_image_prior_runs_live_in_the_window(window, run_method, small_png:
     series = window.curve.series()
     assert "loss" in series and any(k.startswith("psnr") for k in series)
     assert window.time_machine.steps()  # DIP recorded its iterates
+
+
+def test_dropping_a_file_opens_it(window, small_png: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(small_png))])
+    # The handler reads only the mime data (QDragEnterEvent's own constructor is deprecated).
+    enter = QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter.ignore()
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert window.source == str(small_png)
+    assert window.noisy.shape == (96, 96, 3)
