@@ -137,7 +137,7 @@ def check_output_path(output: str | os.PathLike[str], *protected: str | os.PathL
     target = Path(os.fspath(output))
     if target.suffix.lower() not in WRITE_FORMATS:
         raise UserError(f"{target}: cannot write {target.suffix or 'a file without extension'}; use one of {', '.join(WRITE_FORMATS)}")
-    for other in protected:
+    for position, other in enumerate(protected):
         if other is None:
             continue
         try:
@@ -145,7 +145,8 @@ def check_output_path(output: str | os.PathLike[str], *protected: str | os.PathL
         except Exception:  # an unknown sample: the load reports it
             continue
         if _same_file(target, source):
-            raise UserError(f"{target}: refusing to overwrite the input image; choose another output name")
+            which = "the input image" if position == 0 else "an input file (the reference)"
+            raise UserError(f"{target}: refusing to overwrite {which}; choose another output name")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(f"{target}: the folder {folder} does not exist")

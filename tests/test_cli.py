@@ -488,3 +488,11 @@ def test_bm3d_reaches_the_reference_figure_on_four_cbsd68_images(capsys: pytest.
     psnrs = {r["method"]: r["psnr"] for r in json.loads(out.read_text())["results"]}
     assert psnrs["bm3d"] >= 30.6
     assert psnrs["nlm"] < psnrs["bm3d"]
+
+
+def test_output_equal_to_the_reference_is_refused(capsys: pytest.CaptureFixture[str], noisy_png: Path, clean_png: Path) -> None:
+    before = digest(clean_png)
+    assert_user_error(
+        capsys, ["denoise", str(noisy_png), "-o", str(clean_png), "-m", "nlm", "--reference", str(clean_png)], "refusing to overwrite an input file (the reference)"
+    )
+    assert digest(clean_png) == before
