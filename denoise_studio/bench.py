@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sigma", default="25", help="comma-separated noise strengths on the 0–255 scale (default 25)")
     parser.add_argument("--methods", default="all", help="comma-separated method ids, 'classical', or 'all' (default all)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images (sorted by name)")
+    parser.add_argument(
+        "--offset", type=int, default=0,
+        help="skip the first N images (with --limit: a slice, to split a long run; each image keeps its noise)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the methods (default 0)")
     parser.add_argument("--device", default="cpu", help="torch device for network methods (default cpu)")
     parser.add_argument(
@@ -278,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
+    if args.offset < 0:
+        raise UserError(f"--offset must not be negative, not {args.offset}")
     for path in (args.json, args.markdown):
         if path:
             check_text_output(path)
@@ -308,8 +314,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--data {folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
         levels = list(parse_sigmas(args.sigma))
         noise_model = args.noise
+    # Each image keeps its index in the sorted folder, which seeds its noise: a slice of a run
+    # sees exactly the noise of the full run.
+    indexed = list(enumerate(items))[args.offset :]
     if args.limit is not None:
-        items = items[: args.limit]
+        indexed = indexed[: args.limit]
+    if not indexed:
+        raise UserError(f"--offset {args.offset} skips all {len(items)} images")
 
     methods = {}
     params = {}
@@ -329,7 +340,7 @@ def run(args: argparse.Namespace) -> int:
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     machine = machine_description()
     progress = Progress(enabled=not args.quiet, label="bench")
-    total = len(items) * len(levels) * len(method_ids)
+    total = len(indexed) * len(levels) * len(method_ids)
     done = 0
     clean_cache: dict[str, np.ndarray] = {}
 
@@ -365,13 +376,13 @@ def run(args: argparse.Namespace) -> int:
 
     # Warm-up on a small crop, so that the first image's time does not include imports and
     # one-off set-up (the bm3d library, scipy, a network's weights).
-    warm = load_image(items[0][2]).pixels[:32, :32]
+    warm = load_image(indexed[0][1][2]).pixels[:32, :32]
     for mid in method_ids:
         if not methods[mid].iterative:  # an iterative method would run all its iterations
             run_to_end(methods[mid], warm, params[mid], RunContext(seed=args.seed, device=args.device))
 
     for lvl in levels:
-        for index, (name, noisy_path, clean_path) in enumerate(items):
+        for index, (name, noisy_path, clean_path) in indexed:
             key = str(clean_path)
             if key not in clean_cache:
                 clean_cache[key] = load_image(clean_path).pixels

@@ -496,3 +496,14 @@ def test_output_equal_to_the_reference_is_refused(capsys: pytest.CaptureFixture[
         capsys, ["denoise", str(noisy_png), "-o", str(clean_png), "-m", "nlm", "--reference", str(clean_png)], "refusing to overwrite an input file (the reference)"
     )
     assert digest(clean_png) == before
+
+
+def test_bench_offset_slices_see_the_full_runs_noise(capsys: pytest.CaptureFixture[str], tiny_set: Path, tmp_path: Path) -> None:
+    full, tail = tmp_path / "full.json", tmp_path / "tail.json"
+    run_cli(capsys, "bench", "--data", str(tiny_set), "--sigma", "25", "--methods", "gaussian", "--json", str(full), "--quiet")
+    run_cli(capsys, "bench", "--data", str(tiny_set), "--sigma", "25", "--methods", "gaussian", "--offset", "1", "--json", str(tail), "--quiet")
+    (row,) = json.loads(tail.read_text())["per_image"]
+    assert row["image"] == "b.png"
+    same = next(r for r in json.loads(full.read_text())["per_image"] if r["image"] == "b.png")
+    assert row["psnr"] == same["psnr"]
+    assert_user_error(capsys, ["bench", "--data", str(tiny_set), "--offset", "5"], "skips all 2 images")
