@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the run")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="a method parameter (repeatable)")
     parser.add_argument("--mode", choices=("split", "side", "blink", "difference"), help="compare mode of the viewer")
+    parser.add_argument("--view", metavar="X,Y,W,H", help="show this image rectangle (pixels) instead of fitting the image")
     parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size of a screenshot, WxH")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for the run of a screenshot, seconds")
 
@@ -191,6 +192,12 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
     for _ in range(5):
         app.processEvents()
     window.viewer.fit()
+    if args.view:
+        try:
+            x, y, w, h = (float(v) for v in args.view.split(","))
+        except ValueError:
+            raise UserError(f"--view expects X,Y,W,H, got {args.view!r}") from None
+        window.viewer.views()[0].setRange(xRange=(x, x + w), yRange=(y, y + h), padding=0)
     app.processEvents()
     image = window.grab()
     Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)

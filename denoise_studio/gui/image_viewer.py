@@ -60,11 +60,22 @@ class _Layer:
     display: np.ndarray  # uint8
 
 
+class _Title(pg.LabelItem):
+    """A pane title that never widens its column (panes must stay equal for linked views)."""
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, self._sizeHint[Qt.SizeHint.PreferredSize][1])
+        self.updateGeometry()
+
+
 class _Pane:
     """One view box with its title and image items."""
 
     def __init__(self, title: str) -> None:
-        self.title = pg.LabelItem(title, justify="left", size="10pt")
+        self.title = _Title(title, justify="left", size="10pt")
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.01)
         self.items: list[pg.ImageItem] = []
@@ -368,6 +379,8 @@ class ImageViewer(QWidget):
             pane = _Pane(self._layers[i].label if i < len(self._layers) else "")
             self.graphics.addItem(pane.title, row=0, col=i)
             self.graphics.addItem(pane.view, row=1, col=i)
+            # Equal columns, so linked panes show the same region at the same scale.
+            self.graphics.ci.layout.setColumnStretchFactor(i, 1)
             if i > 0:
                 pane.view.setXLink(self._panes[0].view)
                 pane.view.setYLink(self._panes[0].view)
