@@ -22,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QFont, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -227,6 +228,7 @@ class MainWindow(QMainWindow):
     def _build_central(self) -> None:
         self.viewer = ImageViewer()
         self.viewer.pixel_info.connect(self._on_pixel_info)
+        self.viewer.region_selected.connect(self._on_region_selected)
         self.setCentralWidget(self.viewer)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -269,6 +271,13 @@ class MainWindow(QMainWindow):
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setToolTip("Seed of every random choice of the run (reproducible results)")
         seed_row.addWidget(self.seed_spin, 1)
+        self.region_check = QCheckBox("Region only")
+        self.region_check.setToolTip(
+            "Run on the rectangle selected in the viewer (Select region): a quick preview, for\n"
+            "example to judge where Deep Image Prior should stop before running the whole image"
+        )
+        self.region_check.setEnabled(False)
+        seed_row.addWidget(self.region_check)
         layout.addLayout(seed_row)
         run_row = QHBoxLayout()
         self.run_button = QPushButton("▶  Run")
@@ -324,6 +333,7 @@ class MainWindow(QMainWindow):
         self.time_machine.keep_requested.connect(self._on_keep_iterate)
         self.curve.add_row(self.time_machine)
         self._history_run: dict[str, Any] | None = None
+        self._run_region: tuple[int, int, int, int] | None = None
 
         self.resizeDocks([self.method_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.metrics_dock], [340], Qt.Orientation.Horizontal)
@@ -605,15 +615,32 @@ class MainWindow(QMainWindow):
                 return entry.label, entry.image
         return None
 
+    def _region_of(self, key: str | None) -> tuple[int, int, int, int] | None:
+        if key and key.startswith("result:"):
+            entry = self.results.entries.get(int(key.split(":")[1]))
+            if entry is not None:
+                return entry.extra.get("region")
+        return None
+
     def _refresh_viewer(self, fit: bool = False) -> None:
-        """Show A and B (plus the reference in side-by-side mode) and refresh the combos."""
+        """Show A and B (plus the reference in side-by-side mode) and refresh the combos.
+
+        Next to a result of a region run, full-size images are cropped to that region.
+        """
         images = []
+        region = self._region_of(self._b_key) or self._region_of(self._a_key)
         for key in (self._a_key, self._b_key):
             item = self._image_for(key)
             if item is not None:
                 images.append(item)
         if self.reference is not None and "reference" not in (self._a_key, self._b_key) and len(images) == 2:
             images.append((REFERENCE_LABEL, self.reference))
+        if region is not None and self.noisy is not None:
+            x, y, w, h = region
+            images = [
+                (label, np.ascontiguousarray(img[y : y + h, x : x + w])) if img.shape == self.noisy.shape else (label, img)
+                for label, img in images
+            ]
         self.viewer.set_images(images)
         if fit:
             self.viewer.fit()
@@ -668,6 +695,15 @@ class MainWindow(QMainWindow):
         if self._b_key == key:
             self._b_key = "reference" if self.reference is not None else None
         self._refresh_viewer()
+
+    @Slot(object)
+    def _on_region_selected(self, region: object) -> None:
+        self.region_check.setEnabled(region is not None)
+        if region is None:
+            self.region_check.setChecked(False)
+        else:
+            x, y, w, h = region  # type: ignore[misc]
+            self.region_check.setText(f"Region only ({w}×{h})")
 
     @Slot(str)
     def _on_pixel_info(self, text: str) -> None:
@@ -732,8 +768,18 @@ class MainWindow(QMainWindow):
     def _on_run_clicked(self) -> None:
         self.start_run()
 
-    def start_run(self, method_id: str | None = None, params: Params | None = None, seed: int | None = None) -> bool:
-        """Start the current (or given) method on the input; False (with a message) if it cannot."""
+    def start_run(
+        self,
+        method_id: str | None = None,
+        params: Params | None = None,
+        seed: int | None = None,
+        region: tuple[int, int, int, int] | None = None,
+    ) -> bool:
+        """Start the current (or given) method on the input; False (with a message) if it cannot.
+
+        ``region`` ``(x, y, width, height)`` runs on that rectangle only (by default the viewer's
+        selection when "Region only" is ticked); its live images are shown in place.
+        """
         if self.worker is not None:
             self.statusBar().showMessage("A run is already in progress: stop or cancel it first.", 5000)
             return False
@@ -762,6 +808,17 @@ class MainWindow(QMainWindow):
             self.show_error(f"{choice.entry.title} cannot be loaded: {exc}")
             return False
         seed = self.seed_spin.value() if seed is None else seed
+        if region is None and self.region_check.isChecked() and self.region_check.isEnabled():
+            region = self.viewer.selected_region()
+        noisy, reference = self.noisy, self.reference
+        if region is not None:
+            x, y, w, h = region
+            noisy = np.ascontiguousarray(self.noisy[y : y + h, x : x + w])
+            reference = None if self.reference is None else np.ascontiguousarray(self.reference[y : y + h, x : x + w])
+            if noisy.size == 0:
+                self.show_error("The selected region is empty.")
+                return False
+        self._run_region = region
         history = None
         if getattr(method, "iterative", False):
             from denoise_studio.core.history import IterateHistory
@@ -769,17 +826,17 @@ class MainWindow(QMainWindow):
             budget_mb = int(self.settings.value("history/budget_mb", HISTORY_BUDGET_MB) or HISTORY_BUDGET_MB)
             history = IterateHistory(budget_bytes=budget_mb << 20)
             self._history_run = {"method": method, "params": params, "seed": seed, "source": self.source,
-                                 "noise": dict(self.noise_info) if self.noise_info else None}
+                                 "noise": dict(self.noise_info) if self.noise_info else None, "region": region}
         self.time_machine.set_history(history)
         self.worker = MethodWorker(
-            method, self.noisy, params, seed=seed, device=self.device, reference=self.reference, history=history,
+            method, noisy, params, seed=seed, device=self.device, reference=reference, history=history,
         )
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_errored)
         self.worker.aborted.connect(self._on_aborted)
         self.worker.finished.connect(self._on_finished)
-        self._run_title = method.title
+        self._run_title = method.title + (" (region)" if region is not None else "")
         self._run_started = time.perf_counter()
         self.curve.reset(f"{method.title}: running…")
         self.progress.setRange(0, 0)  # busy until the first progress report
@@ -863,7 +920,7 @@ class MainWindow(QMainWindow):
             self.time_machine.refresh()
         if update.image is not None and self.time_machine.following:
             label = f"{self._run_title} (live, {update.step}/{update.total})"
-            self._show_live(label, update.image)
+            self._show_live(label, update.image, self._run_region)
             if update.psnr is not None:
                 self.metrics_view.set_metrics(update.psnr, update.ssim)
             if update.heatmap is not None:
@@ -871,9 +928,25 @@ class MainWindow(QMainWindow):
         if update.message:
             self.statusBar().showMessage(update.message)
 
-    def _show_live(self, label: str, image: np.ndarray) -> None:
-        """Put a live image in place of B, keeping zoom (the previous result stays until then)."""
-        if self.noisy is None or image.shape != self.noisy.shape:
+    def _show_live(self, label: str, image: np.ndarray, region: tuple[int, int, int, int] | None = None) -> None:
+        """Put a live image in place of B, keeping zoom (the previous result stays until then).
+
+        A region run's image is pasted into the input at its place, so it is seen in context.
+        """
+        if self.noisy is None:
+            return
+        if region is not None:
+            x, y, w, h = region
+            if image.shape != (h, w, self.noisy.shape[2]):
+                return
+            shown = self.viewer.images()
+            if shown and shown[0][1].shape == image.shape:  # the viewer shows the region already
+                self.viewer.set_image(1, label, image)
+                return
+            frame = self.noisy.copy()
+            frame[y : y + h, x : x + w] = image
+            image = frame
+        if image.shape != self.noisy.shape:
             return
         self.viewer.set_image(1, label, image)
 
@@ -881,7 +954,7 @@ class MainWindow(QMainWindow):
     def _on_returned(self, result: RunResult) -> None:
         entry = ResultEntry(
             method_id=result.method_id,
-            method_title=result.method_title,
+            method_title=result.method_title + (" (region)" if self._run_region is not None else ""),
             params=result.params,
             image=result.image,
             seed=result.seed,
@@ -902,6 +975,7 @@ class MainWindow(QMainWindow):
                 "info": dict(result.snapshot.info),
                 "message": result.snapshot.message,
                 "final_step": result.snapshot.step,
+                "region": self._run_region,
             },
         )
         self.results.add(entry)
@@ -949,11 +1023,12 @@ class MainWindow(QMainWindow):
         if history is None or self.noisy is None:
             return
         try:
-            image = full_size(history.get(step), self.noisy.shape)
+            image = full_size(history.get(step), history.full_shape or self.noisy.shape)
         except (KeyError, ValueError):
             return
-        title = self._history_run["method"].title if self._history_run else "iterate"
-        self.viewer.set_image(1, f"{title} @ {step}", np.clip(image, 0.0, 1.0))
+        run = self._history_run or {}
+        title = run["method"].title if run else "iterate"
+        self._show_live(f"{title} @ {step}", np.clip(image, 0.0, 1.0), run.get("region"))
         self.curve.set_cursor(step)
 
     @Slot(int)
@@ -964,21 +1039,27 @@ class MainWindow(QMainWindow):
         if history is None or run is None or self.noisy is None:
             return
         try:
-            image = np.clip(full_size(history.get(step), self.noisy.shape), 0.0, 1.0).astype(np.float32)
+            image = np.clip(full_size(history.get(step), history.full_shape or self.noisy.shape), 0.0, 1.0).astype(np.float32)
         except (KeyError, ValueError) as exc:
             self.show_error(f"Iteration {step} is no longer kept: {exc}")
             return
         preview = not history.has_keyframe(step) and history.preview_shape != history.full_shape
         psnr = ssim = None
-        reference = self.reference if self.reference is not None and self.reference.shape == image.shape else None
-        if reference is not None:
+        region = run.get("region")
+        noisy, reference = self.noisy, self.reference
+        if region is not None:
+            x, y, w, h = region
+            noisy = noisy[y : y + h, x : x + w]
+            reference = None if reference is None else reference[y : y + h, x : x + w]
+        if reference is not None and reference.shape == image.shape:
             psnr, ssim = metrics.psnr(image, reference), metrics.ssim(image, reference)
-        heatmap_ref = reference if reference is not None else None
-        heat = metrics.difference(image, heatmap_ref) if heatmap_ref is not None else metrics.difference(self.noisy, image)
+        else:
+            reference = None
+        heat = metrics.difference(image, reference) if reference is not None else metrics.difference(noisy, image)
         method = run["method"]
         entry = ResultEntry(
             method_id=method.id,
-            method_title=f"{method.title} @ {step}",
+            method_title=f"{method.title}{' (region)' if region is not None else ''} @ {step}",
             params=run["params"],
             image=image,
             seed=run["seed"],
@@ -994,6 +1075,7 @@ class MainWindow(QMainWindow):
                 "reference": self.reference_source,
                 "heatmap": heat,
                 "heatmap_kind": "reference" if reference is not None else "removed",
+                "region": region,
             },
         )
         self.results.add(entry)
@@ -1044,6 +1126,7 @@ class MainWindow(QMainWindow):
                     "stopped_early": entry.stopped_early,
                     "final_step": entry.extra.get("final_step"),
                     "iteration": entry.extra.get("iteration"),
+                    "region": list(entry.extra["region"]) if entry.extra.get("region") else None,
                     "from_preview": entry.extra.get("preview"),
                     "label": entry.label,
                     "bit_depth": bit_depth if target.suffix.lower() in (".png", ".tif", ".tiff") else 8,

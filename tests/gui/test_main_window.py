@@ -366,3 +366,34 @@ def test_dropping_a_file_opens_it(window, small_png: Path) -> None:
     window.dropEvent(drop)
     assert window.source == str(small_png)
     assert window.noisy.shape == (96, 96, 3)
+
+
+def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_png: Path, tmp_path: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    assert not window.region_check.isEnabled()
+    window.viewer.set_region((10, 20, 40, 30))
+    assert window.region_check.isEnabled() and "40×30" in window.region_check.text()
+    window.region_check.setChecked(True)
+    run_method("gaussian")
+    entry = window.results.all()[-1]
+    assert entry.image.shape == (30, 40, 3) and entry.extra["region"] == (10, 20, 40, 30)
+    assert entry.psnr == pytest.approx(metrics.psnr(entry.image, window.reference[20:50, 10:50]))
+    shown = dict(window.viewer.images())
+    assert np.array_equal(shown["Noisy input"], window.noisy[20:50, 10:50])  # A cropped to match
+    assert window.viewer.effective_mode() == "split"
+    out = window.export_result(entry.id, tmp_path / "region.png")
+    assert json.loads(sidecar_path(out).read_text())["extra"]["region"] == [10, 20, 40, 30]
+
+    # An iterative region run shows its live images in place and keeps region-sized iterates.
+    run_method("slow", params=window.choices["slow"].method.Params(iterations=20, delay=0.0))
+    assert window.time_machine.history.full_shape == (30, 40, 3)
+    window.time_machine.go_to(5)
+    b_label, b_image = window.viewer.images()[1]
+    assert b_label.endswith("@ 5") and b_image.shape == (30, 40, 3)  # beside the cropped input
+    assert window.viewer.effective_mode() == "split"
+    window.compare("input", "reference")  # full-size images on screen: the iterate goes in place
+    window.time_machine.go_to(6)
+    b_label, b_image = window.viewer.images()[1]
+    assert b_label.endswith("@ 6") and b_image.shape == window.noisy.shape
+    assert np.array_equal(b_image[:20], window.noisy[:20])  # outside the region: the input
