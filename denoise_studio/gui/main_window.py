@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.method_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.metrics_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.metrics_dock, self.results_dock], [360, 420], Qt.Orientation.Vertical)
-        self.resizeDocks([self.curve_dock], [270], Qt.Orientation.Vertical)
+        self.resizeDocks([self.curve_dock], [290], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
