@@ -291,6 +291,8 @@ def test_settings_persist_method_parameters_and_recent_files(qtbot, settings: QS
         panel.fields[name].auto.setChecked(False)
     panel.fields[name].editor.setValue(spec.maximum)
     expected = panel.values()
+    win.show()
+    win.results_dock.hide()  # a layout change
     win.close()
 
     again = MainWindow(settings=settings, choices=choices, initial=None)
@@ -299,6 +301,10 @@ def test_settings_persist_method_parameters_and_recent_files(qtbot, settings: QS
     assert again.param_panel("bilateral").values() == expected
     assert again.recent_files()[0] == str(small_png)
     assert again.last_folder() == str(small_png.parent)
+    again.show()
+    assert not again.results_dock.isVisible() and again.metrics_dock.isVisible()
+    again.reset_layout()
+    assert again.results_dock.isVisible()
     again.close()
 
 
