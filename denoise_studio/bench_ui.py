@@ -87,7 +87,9 @@ class GapStats:
         return cls(len(arr), float(arr.max()), float(np.percentile(arr, 99)), float(arr.mean()))
 
 
-def measure(seconds: float, idle: float, method_id: str, size: int = 256, freeze: bool = True) -> dict[str, object]:
+def measure(
+    seconds: float, idle: float, method_id: str, size: int = 256, freeze: bool = True, pairs: dict[str, str] | None = None,
+) -> dict[str, object]:
     """Run the benchmark; return the figures (gaps in ms)."""
     from denoise_studio.app import create_application, freeze_startup_objects, warm_up
 
@@ -126,6 +128,8 @@ def measure(seconds: float, idle: float, method_id: str, size: int = 256, freeze
         if params is not None and "iterations" in params.to_dict():
             spec = params.spec("iterations")
             params = params.replace(iterations=int(spec.maximum or 100_000))
+        if params is not None and pairs:
+            params = type(params).from_strings(pairs, base=params)
 
         gaps: list[float] = []
         big: list[tuple[float, float]] = []  # (time since start s, gap ms) of gaps over 50 ms
@@ -214,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after start-up (to see what it buys)")
     parser.add_argument("--niceness", type=int, default=None, help="worker thread niceness (default: the worker's WORKER_NICENESS)")
     parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval (seconds) for the experiment")
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="a method parameter (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="list every gap over 50 ms and the update times")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table row for docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -223,13 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         from denoise_studio.gui import worker
 
         worker.WORKER_NICENESS = args.niceness
-    r = measure(args.seconds, args.idle, args.method, freeze=not args.no_freeze)
+    pairs = dict(p.split("=", 1) for p in args.param)
+    r = measure(args.seconds, args.idle, args.method, freeze=not args.no_freeze, pairs=pairs)
     idle, run = r["idle"], r["run"]
     assert isinstance(idle, GapStats) and isinstance(run, GapStats)
     verdict = "meets" if run.max_ms < TARGET_MS else "MISSES"
     print(f"method {r['method']} on {r['image']}: {r['iterations']} iterations in {r['seconds']} s "
           f"({r['iterations_per_second']} it/s), {r['ui_updates']} UI updates; torch threads {r['torch_threads']}, "
-          f"{r['cpus']} CPUs, load average {r['load_average']}, worker niceness {_niceness()}")
+          f"{r['cpus']} CPUs, load average {r['load_average']}, worker niceness {_niceness()}, params {args.param}")
     print(f"idle:    {idle.ticks} ticks, largest gap {idle.max_ms:.1f} ms, p99 {idle.p99_ms:.1f} ms, mean {idle.mean_ms:.1f} ms")
     print(f"running: {run.ticks} ticks, largest gap {run.max_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, mean {run.mean_ms:.1f} ms "
           f"-> {verdict} the {TARGET_MS:.0f} ms target")
