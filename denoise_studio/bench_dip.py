@@ -573,6 +573,11 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = json.loads(path.read_text()) if (args.resume and path.exists()) else {}
     for other in args.merge:
         merge_results(results, json.loads(Path(other).read_text()))
+    # Re-score stored curves with the current rules of summarise_curve (merged or resumed runs).
+    for entry in results.get("quality", {}).values():
+        for value in entry.values():
+            if isinstance(value, dict) and "run" in value:
+                value["summary"] = summarise_curve(value["run"])
     meta_before = dict(results.get("meta", {}))
     results["meta"] = {
         "command": "denoise-studio bench-dip " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench-dip"] else "denoise-studio bench-dip",
