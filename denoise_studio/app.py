@@ -52,10 +52,13 @@ def create_application(argv: Sequence[str] | None = None, offscreen: bool = Fals
     """The QApplication with the studio's theme (created once)."""
     if offscreen and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     from denoise_studio.gui.theme import apply_theme
 
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        qInstallMessageHandler(_quiet_offscreen)
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
@@ -98,6 +101,12 @@ def freeze_startup_objects() -> None:
 
     gc.collect()
     gc.freeze()
+
+
+def _quiet_offscreen(_kind, _context, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Drop the offscreen platform's harmless "does not support propagateSizeHints()" line."""
+    if "propagateSizeHints" not in message:
+        print(message, file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
