@@ -332,6 +332,14 @@ class MainWindow(QMainWindow):
         self.time_machine.step_chosen.connect(self._on_time_step)
         self.time_machine.keep_requested.connect(self._on_keep_iterate)
         self.curve.add_row(self.time_machine)
+        # What a stopped run keeps, for methods that offer a choice (a `keep` parameter whose
+        # alternatives come back as maps of the final snapshot: DIP's averaged / raw / rule).
+        self.keep_label = QLabel("On stop keep")
+        self.keep_combo = QComboBox()
+        self.keep_combo.setToolTip("Which output a stopped run keeps (can be changed while it runs)")
+        self.curve.add_control(self.keep_label)
+        self.curve.add_control(self.keep_combo)
+        self._set_keep_choices(None)
         self._history_run: dict[str, Any] | None = None
         self._run_region: tuple[int, int, int, int] | None = None
 
@@ -748,6 +756,21 @@ class MainWindow(QMainWindow):
         self.method_description.setText(description or "")
         self.method_description.setVisible(bool(description))
         self.settings.setValue("last_method", method_id)
+        if self.worker is None and choice.method is not None:
+            keep = panel.fields["keep"].value() if panel is not None and "keep" in panel.fields else None
+            self._set_keep_choices(choice.method.Params, keep)
+
+    def _set_keep_choices(self, params_class: type[Params] | None, current: str | None = None) -> None:
+        """Offer the `keep` parameter's choices next to Stop (hidden for other methods)."""
+        spec = None
+        if params_class is not None:
+            spec = next((sp for sp in params_class.specs() if sp.name == "keep" and sp.choices), None)
+        self.keep_combo.clear()
+        if spec is not None:
+            self.keep_combo.addItems(list(spec.choices or ()))
+            self.keep_combo.setCurrentText(current or str(spec.default))
+        self.keep_combo.setVisible(spec is not None)
+        self.keep_label.setVisible(spec is not None)
 
     def current_method_id(self) -> str | None:
         return self.selector.current_id()
@@ -836,6 +859,7 @@ class MainWindow(QMainWindow):
         self.worker.errored.connect(self._on_errored)
         self.worker.aborted.connect(self._on_aborted)
         self.worker.finished.connect(self._on_finished)
+        self._set_keep_choices(type(params), params.to_dict().get("keep"))
         self._run_title = method.title + (" (region)" if region is not None else "")
         self._run_started = time.perf_counter()
         self.curve.reset(f"{method.title}: running…")
@@ -952,6 +976,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_returned(self, result: RunResult) -> None:
+        self._apply_keep_choice(result)
         entry = ResultEntry(
             method_id=result.method_id,
             method_title=result.method_title + (" (region)" if self._run_region is not None else ""),
@@ -987,6 +1012,29 @@ class MainWindow(QMainWindow):
         early = " (stopped early)" if result.stopped_early else ""
         self.statusBar().showMessage(f"{result.method_title} done in {result.elapsed:.1f} s{early}{metrics_text}", 10000)
         self.result_added.emit(entry.id)
+
+    def _apply_keep_choice(self, result: RunResult) -> None:
+        """If the user chose another output to keep than the run's parameter, swap it in."""
+        if not self.keep_combo.isVisible() or result.params is None:
+            return
+        choice = self.keep_combo.currentText()
+        values = result.params.to_dict()
+        maps = result.snapshot.maps
+        key = "suggested" if choice == "rule" else choice
+        if not choice or values.get("keep") == choice or key not in maps:
+            return
+        image = np.clip(maps[key], 0.0, 1.0).astype(np.float32)
+        if image.shape != result.image.shape:
+            return
+        result.image = image
+        result.params = result.params.replace(keep=choice)
+        noisy = self.worker.noisy if self.worker is not None else self.noisy
+        reference = self.worker.reference if self.worker is not None else None
+        if reference is not None:
+            result.psnr, result.ssim = metrics.psnr(image, reference), metrics.ssim(image, reference)
+            result.heatmap = metrics.difference(image, reference)
+        elif noisy is not None and noisy.shape == image.shape:
+            result.heatmap = metrics.difference(noisy, image)
 
     @Slot(str)
     def _on_errored(self, message: str) -> None:

@@ -52,6 +52,7 @@ def no_thread_left_running() -> Iterator[None]:
 class SlowParams(Params):
     iterations: int = param(400, minimum=1, maximum=100_000)
     delay: float = param(0.005, minimum=0.0, maximum=1.0, description="seconds per step")
+    keep: str = param("average", choices=("average", "raw"), description="what a stop keeps")
 
 
 class SlowMethod(Method[SlowParams]):
@@ -76,7 +77,9 @@ class SlowMethod(Method[SlowParams]):
             events = ("guard",) if step == 3 else ()
             yield Snapshot(step, params.iterations, image=image.copy(), loss=1.0 / step,
                            scalars={"variance": 1.0 / (step + 1)}, events=events)
-        yield Snapshot(step, params.iterations, image=image.copy(), final=True)
+        raw = np.clip(noisy * 0.5, 0, 1).astype(np.float32)  # a distinguishable alternative
+        maps = {"average": image.copy(), "raw": raw}
+        yield Snapshot(step, params.iterations, image=maps[params.keep].copy(), final=True, maps=maps)
 
 
 @dataclass(frozen=True)

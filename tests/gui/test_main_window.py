@@ -403,3 +403,24 @@ def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_p
     b_label, b_image = window.viewer.images()[1]
     assert b_label.endswith("@ 6") and b_image.shape == window.noisy.shape
     assert np.array_equal(b_image[:20], window.noisy[:20])  # outside the region: the input
+
+
+def test_stop_keeps_the_output_chosen_next_to_stop(window, qtbot, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    window.select_method("slow")
+    assert window.keep_combo.isVisibleTo(window) and window.keep_combo.currentText() == "average"
+    window.select_method("nlm")
+    assert not window.keep_combo.isVisibleTo(window)  # NLM has no choice to offer
+    window.select_method("slow")
+    slow = window.choices["slow"].method
+    with qtbot.waitSignal(window.result_added, timeout=10_000):
+        assert window.start_run(params=slow.Params(iterations=100_000, delay=0.002))
+        qtbot.waitUntil(lambda: window.curve.has_data(), timeout=5000)
+        window.keep_combo.setCurrentText("raw")  # changed while it runs
+        window.curve.stop_button.click()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=5000)
+    entry = window.results.all()[-1]
+    assert entry.params.keep == "raw"
+    assert np.allclose(entry.image, np.clip(window.noisy * 0.5, 0, 1))
+    assert entry.psnr == pytest.approx(metrics.psnr(entry.image, window.reference))
