@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -270,3 +272,28 @@ def test_generate_mode_returns_a_new_noisy_image(small_rgb: np.ndarray) -> None:
     keep = run_to_end(method, small_rgb, InvDNParams(mode=GENERATE, strength=0.0), RunContext(seed=1))
     assert np.abs(keep.image - small_rgb).max() < 1e-4
     assert InvDNParams().mode == DENOISE
+
+
+# ------------------------------------------------------------------------------- the command
+
+
+def test_generate_noise_command(tmp_path, small_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from denoise_studio.cli import main
+    from denoise_studio.core.image import load_image, save_image
+    from denoise_studio.noisegen import output_paths
+
+    assert output_paths("a/b.png", 1) == [Path("a/b.png")]
+    assert output_paths("a/b.png", 2) == [Path("a/b-1.png"), Path("a/b-2.png")]
+    if not InvDN().available_weights():
+        pytest.skip("no InvDN weights on disk")
+    src = save_image(tmp_path / "in.png", small_rgb[:32, :32])
+    code = main(["generate-noise", str(src), "-o", str(tmp_path / "gen.png"), "--count", "2", "--samples", "2", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [Path(p).name for p in report["outputs"]] == ["gen-1.png", "gen-2.png"]
+    assert set(report["real"]) == {"std", "corr_x", "corr_y", "corr_c"} and len(report["generated"]) == 2
+    first, second = (load_image(p).pixels for p in report["outputs"])
+    assert first.shape == (32, 32, 3) and np.abs(first - second).max() > 0
+    assert main(["generate-noise", str(src), "-o", str(tmp_path / "x.png"), "--count", "0"]) == 2
