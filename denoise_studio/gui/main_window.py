@@ -201,6 +201,9 @@ class MainWindow(QMainWindow):
         self.reference_source: str | None = None
         self.noise_info: dict[str, Any] | None = None
         self.worker: MethodWorker | None = None
+        # Cancelled runs that are still ending (a one-shot method such as BM3D cannot stop
+        # mid-way): the window does not wait for them, it joins each thread once it finished.
+        self._retired: list[MethodWorker] = []
         self._run_title = ""
         self._a_key = "input"
         self._b_key: str | None = None
@@ -524,7 +527,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - a loader bug must not take the window down
             self.show_error(f"{source}: cannot open ({type(exc).__name__}: {exc})", "Cannot open the image")
             return False
-        self.cancel_run(wait=True)
+        self._retire_run()
         self.source = source
         self.input_data = data
         self.noisy = data.pixels
@@ -574,7 +577,7 @@ class MainWindow(QMainWindow):
         except (ValueError, RuntimeError) as exc:
             self.show_error(f"Cannot add noise: {exc}")
             return
-        self.cancel_run(wait=True)
+        self._retire_run()
         self.reference = clean
         self.reference_source = self.source
         self.noisy = noisy
@@ -891,6 +894,40 @@ class MainWindow(QMainWindow):
             worker.wait()
             self._on_finished()
 
+    def _retire_run(self) -> None:
+        """Cancel the run for good and let it end in the background, without waiting for it.
+
+        Used when the input changes under a run: its late snapshots must not reach the new
+        image, and the UI thread must not block on a method that cannot stop mid-way.
+        """
+        worker = self.worker
+        if worker is None:
+            return
+        worker.cancel()
+        worker.yielded.disconnect(self._on_yielded)
+        worker.returned.disconnect(self._on_returned)
+        worker.errored.disconnect(self._on_errored)
+        worker.aborted.disconnect(self._on_aborted)
+        worker.finished.disconnect(self._on_finished)
+        worker.finished.connect(self._on_retired_finished)
+        self._retired.append(worker)
+        self.worker = None
+        self._set_running(False)
+        self.time_machine.refresh()
+        self.statusBar().showMessage(f"{self._run_title}: cancelled (it ends in the background)", 6000)
+
+    @Slot()
+    def _on_retired_finished(self) -> None:
+        for worker in [w for w in self._retired if w.is_done()]:
+            worker.wait()  # finished is emitted just before the thread ends
+            self._retired.remove(worker)
+
+    def wait_for_retired_runs(self) -> None:
+        """Block until every retired run has ended (on close, and in tests)."""
+        for worker in self._retired:
+            worker.wait()
+        self._retired.clear()
+
     @Slot()
     def _cancel_clicked(self) -> None:
         self.cancel_run()
@@ -976,6 +1013,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_returned(self, result: RunResult) -> None:
+        if self.sender() is not self.worker:
+            return  # a late result of a run that was retired when the input changed
         self._apply_keep_choice(result)
         entry = ResultEntry(
             method_id=result.method_id,
@@ -1382,6 +1421,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel and wait for a running job, save the layout, then close."""
         self.cancel_run(wait=True)
+        self.wait_for_retired_runs()
         self.save_settings()
         super().closeEvent(event)
 

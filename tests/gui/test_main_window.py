@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import json
 from pathlib import Path
 
@@ -197,6 +199,25 @@ def test_cancel_a_long_run_discards_it(window, qtbot, small_png: Path) -> None:
     assert window.results.count() == 0
     assert worker_module.running_threads() == []
     assert window.viewer.labels() == ["Input"]  # the live preview is taken down
+
+
+def test_opening_an_image_mid_run_never_waits_for_the_run(window, qtbot, small_png: Path) -> None:
+    """A method that cannot stop mid-step (BM3D, one long step here) must not block the window."""
+    window.open_image(str(small_png))
+    window.select_method("slow")
+    slow = window.choices["slow"].method
+    assert window.start_run(params=slow.Params(iterations=3, delay=0.8))
+    qtbot.waitUntil(lambda: window.curve.has_data(), timeout=5000)  # now inside the second step
+    start = time.perf_counter()
+    assert window.open_image("sample:camera")
+    assert time.perf_counter() - start < 0.4
+    assert window.worker is None and not window.is_running()
+    assert window.run_button.isEnabled()
+    qtbot.waitUntil(lambda: not window._retired, timeout=5000)
+    qtbot.wait(50)  # let any queued signal of the retired run arrive
+    assert window.results.count() == 0
+    assert window.noisy.shape[2] == 1  # the camera sample, untouched by the old run
+    assert worker_module.running_threads() == []
 
 
 def test_stop_keeps_the_result_so_far(window, qtbot, small_png: Path) -> None:
