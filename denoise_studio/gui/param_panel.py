@@ -89,6 +89,12 @@ class _Field(QWidget):
         self.editor.setToolTip(tip)
         layout.addWidget(self.editor, 2)
         if optional:
+            # While "auto" is ticked the number editors give way to this label: a number there
+            # would look like the value in use, and it is not.
+            self.auto_label = QLabel("chosen by the method")
+            self.auto_label.setToolTip(tip)
+            self.auto_label.setEnabled(False)
+            layout.addWidget(self.auto_label, 5)
             self.auto = QCheckBox("auto")
             self.auto.setToolTip("Let the method choose this value (for example from the image)")
             self.auto.toggled.connect(self._from_auto)
@@ -151,6 +157,12 @@ class _Field(QWidget):
             value = lo + round((value - lo) / self.spec.step) * self.spec.step
         return value
 
+    def _show_auto(self, auto: bool) -> None:
+        self.editor.setVisible(not auto)
+        if self.slider is not None:
+            self.slider.setVisible(not auto)
+        self.auto_label.setVisible(auto)
+
     # -- value -------------------------------------------------------------------------------
 
     def value(self) -> Any:
@@ -164,9 +176,7 @@ class _Field(QWidget):
         try:
             if self.auto is not None:
                 self.auto.setChecked(value is None)
-                self.editor.setEnabled(value is not None)
-                if self.slider is not None:
-                    self.slider.setEnabled(value is not None)
+                self._show_auto(value is None)
             if value is None:
                 # Keep a sensible number in the editor for when "auto" is unticked.
                 if self._value is None:
@@ -251,9 +261,7 @@ class _Field(QWidget):
 
     @Slot(bool)
     def _from_auto(self, checked: bool) -> None:
-        self.editor.setEnabled(not checked)
-        if self.slider is not None:
-            self.slider.setEnabled(not checked)
+        self._show_auto(checked)
         if not self._updating:
             self.changed.emit()
 

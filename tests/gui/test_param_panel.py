@@ -42,7 +42,7 @@ def test_editors_follow_the_declared_types(qtbot) -> None:
     assert isinstance(f["average"].editor, QCheckBox)
     assert isinstance(f["label"].editor, QLineEdit)
     assert f["sigma"].auto is not None and f["sigma"].auto.isChecked()
-    assert not f["sigma"].editor.isEnabled()
+    assert f["sigma"].editor.isHidden() and not f["sigma"].auto_label.isHidden()  # no stale number on show
     assert f["iterations"].editor.toolTip() == "number of steps"
     assert panel.advanced_box is not None and not panel.advanced_box.isChecked()
     assert not panel._advanced_body.isVisibleTo(panel)
@@ -59,6 +59,7 @@ def test_edits_reach_values_and_reset_restores(qtbot) -> None:
     f["upsample"].editor.setCurrentText("nearest")
     f["average"].editor.setChecked(False)
     f["sigma"].auto.setChecked(False)
+    assert not f["sigma"].editor.isHidden() and f["sigma"].auto_label.isHidden()
     f["sigma"].editor.setValue(25.0)
     v = panel.values()
     assert (v.iterations, v.upsample, v.average, v.sigma) == (500, "nearest", False, 25.0)
