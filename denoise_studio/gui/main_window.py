@@ -16,6 +16,7 @@ import json
 import os
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,8 @@ from denoise_studio.gui.param_panel import ParamPanel
 from denoise_studio.gui.qt_compat import install_refcount_guard
 from denoise_studio.gui.results import ResultEntry, ResultsPanel
 from denoise_studio.gui.time_machine import TimeMachine, full_size
-from denoise_studio.gui.worker import MethodWorker, RunResult, RunUpdate
+from denoise_studio.gui.train_dock import TrainDock
+from denoise_studio.gui.worker import MethodWorker, RunResult, RunUpdate, TrainUpdate
 
 APP_NAME = "Denoise Studio"
 ORGANIZATION = "DenoiseStudio"
@@ -90,6 +92,19 @@ def device_description(device: str) -> str:
     if device == "mps":
         return "MPS (Apple GPU)"
     return f"CPU · {torch.get_num_threads()} threads"
+
+
+def weights_choices_for(method: Any) -> Callable[[], list[tuple[str, str, str]]] | None:
+    """For a network method: a callable listing its weights for the panel's weights picker."""
+    from denoise_studio.methods._common.network import NetworkMethod, weights_card_text
+
+    if not isinstance(method, NetworkMethod):
+        return None
+
+    def choices() -> list[tuple[str, str, str]]:
+        return [(entry.name, entry.label, weights_card_text(entry)) for entry in method.available_weights()]
+
+    return choices
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -346,6 +361,19 @@ class MainWindow(QMainWindow):
         self._history_run: dict[str, Any] | None = None
         self._run_region: tuple[int, int, int, int] | None = None
 
+        # Train dock (hidden until View → Train): network methods, trained in a TrainWorker.
+        self.train_dock = TrainDock(self.choices, self._current_noisy, self, busy=self._training_blocked)
+        self.train_dock.setFeatures(self.metrics_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.train_dock)
+        self.tabifyDockWidget(self.results_dock, self.train_dock)
+        self.results_dock.raise_()
+        self.train_dock.hide()
+        self.train_dock.training_started.connect(self._on_training_started)
+        self.train_dock.training_progress.connect(self._on_training_progress)
+        self.train_dock.weights_added.connect(self._on_weights_added)
+        self.train_dock.training_ended.connect(self._on_training_ended)
+        self.train_dock.training_failed.connect(self._on_training_failed)
+
         self.resizeDocks([self.method_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.metrics_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.metrics_dock, self.results_dock], [360, 420], Qt.Orientation.Vertical)
@@ -424,7 +452,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Fit to window", self.viewer.fit, "Ctrl+0")
         self._action(view_menu, "&1:1 pixels", self.viewer.actual_size, "Ctrl+1")
         view_menu.addSeparator()
-        for dock in (self.method_dock, self.metrics_dock, self.results_dock, self.curve_dock):
+        for dock in (self.method_dock, self.metrics_dock, self.results_dock, self.curve_dock, self.train_dock):
             view_menu.addAction(dock.toggleViewAction())
         self._action(view_menu, "&Reset layout", self.reset_layout)
 
@@ -743,7 +771,7 @@ class MainWindow(QMainWindow):
         choice = self.choices[method_id]
         panel = self.panels.get(method_id)
         if panel is None and choice.method is not None:
-            panel = ParamPanel(choice.method.Params)
+            panel = ParamPanel(choice.method.Params, weights_choices=weights_choices_for(choice.method))
             saved = self.settings.value(f"params/{method_id}")
             if saved:
                 try:
@@ -808,6 +836,9 @@ class MainWindow(QMainWindow):
         """
         if self.worker is not None:
             self.statusBar().showMessage("A run is already in progress: stop or cancel it first.", 5000)
+            return False
+        if self.train_dock.is_training():
+            self.statusBar().showMessage("Training is running (Train dock): stop or cancel it first.", 5000)
             return False
         if self.noisy is None:
             self.show_error("Open an image first.")
@@ -1096,6 +1127,60 @@ class MainWindow(QMainWindow):
         self._set_running(False)
         self.curve.set_status(self.curve.status.text().replace("running…", "done"))
         self.run_finished.emit()
+
+    # -- training (the Train dock) ----------------------------------------------------------------
+
+    def show_train_dock(self) -> None:
+        """Show the Train dock in front of its tab group."""
+        self.train_dock.show()
+        self.train_dock.raise_()
+
+    def _current_noisy(self) -> np.ndarray | None:
+        return self.noisy
+
+    def _training_blocked(self) -> str | None:
+        return "A method is running: wait for it or cancel it first." if self.worker is not None else None
+
+    @Slot(str)
+    def _on_training_started(self, title: str) -> None:
+        self.curve.reset(f"{title}: running…")
+        self.curve.set_running(False)
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(True)
+        self.statusBar().showMessage(f"{title}…")
+
+    @Slot(object)
+    def _on_training_progress(self, update: TrainUpdate) -> None:
+        if update.points:
+            self.curve.add_points(update.points)
+        if self.worker is None and update.total > 0:
+            self.progress.setRange(0, update.total)
+            self.progress.setValue(min(update.step, update.total))
+            self.progress.setFormat("%v / %m")
+            done = update.step / update.total
+            eta = update.elapsed * (1 - done) / done if 0 < done < 1 else None
+            self.eta_label.setText(f"ETA {format_seconds(eta)}" if eta is not None else "")
+        best = f", best validation {update.best_psnr:.2f} dB" if update.best_psnr is not None else ""
+        self.statusBar().showMessage(f"Training: step {update.step} / {update.total}{best}")
+
+    @Slot(str, str)
+    def _on_weights_added(self, method_id: str, path: str) -> None:
+        """New weights: the method's weights picker lists them at once (and it becomes available)."""
+        self.selector.refresh_availability(method_id)
+        panel = self.panels.get(method_id)
+        if panel is not None:
+            panel.refresh_weights()
+
+    @Slot(str)
+    def _on_training_ended(self, message: str) -> None:
+        if self.worker is None:
+            self._set_running(False)
+        self.curve.set_status(self.curve.status.text().replace("running…", "done"))
+        self.statusBar().showMessage(message, 10000)
+
+    @Slot(str)
+    def _on_training_failed(self, message: str) -> None:
+        self.show_error(message, "Training failed")
 
     # -- time machine -----------------------------------------------------------------------------
 
@@ -1421,6 +1506,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel and wait for a running job, save the layout, then close."""
         self.cancel_run(wait=True)
+        self.train_dock.cancel_training()
+        self.train_dock.wait()
         self.wait_for_retired_runs()
         self.save_settings()
         super().closeEvent(event)

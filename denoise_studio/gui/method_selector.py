@@ -94,6 +94,25 @@ class MethodSelector(QWidget):
         row_height = self.tree.sizeHintForRow(0) if self.tree.topLevelItemCount() else 18
         self.tree.setMinimumHeight(min(rows * max(row_height, 16) + 8, 300))
 
+    def refresh_availability(self, method_id: str) -> bool:
+        """Ask the method again whether it can run (new weights were trained); True if it can."""
+        item = self._items.get(method_id)
+        choice = self.choices.get(method_id)
+        if item is None or choice is None or choice.method is None:
+            return False
+        try:
+            choice.reason = choice.method.availability()
+        except Exception as exc:  # noqa: BLE001 - shown greyed, not fatal
+            choice.reason = f"availability check failed: {exc}"
+        if choice.available:
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            description = getattr(choice.method, "description", "") or choice.entry.title
+            item.setToolTip(0, f"{choice.entry.title} ({choice.entry.id})\n{description}")
+        else:
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            item.setToolTip(0, f"{choice.entry.title}: unavailable — {choice.reason}")
+        return choice.available
+
     def current_id(self) -> str | None:
         item = self.tree.currentItem()
         return item.data(0, _ID_ROLE) if item is not None else None

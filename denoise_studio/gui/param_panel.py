@@ -6,6 +6,11 @@ numbers → spin box, free text → line edit. ``float | None`` fields get an "a
 (checked = ``None``). Tooltips come from the descriptions; ``advanced`` fields are folded into a
 group the user can open.
 
+Network methods pass ``weights_choices``: a callable returning ``(name, label, tooltip)`` for
+every weights file on disk; their ``weights`` parameter then becomes a combo box ("auto" first,
+each item's tooltip the model card) that :meth:`ParamPanel.refresh_weights` refills when new
+weights appear (the Train dock calls it).
+
 The panel keeps each value exactly as given (a spin box shows a rounded value, but an untouched
 field returns its default bit for bit), so ``ParamPanel(P).values() == P()``.
 """
@@ -13,6 +18,7 @@ field returns its default bit for bit), so ``ParamPanel(P).values() == P()``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -33,6 +39,11 @@ from PySide6.QtWidgets import (
 )
 
 from denoise_studio.core.params import Params, ParamSpec
+
+#: ``(name, label, tooltip)`` of each weights file a network method can use.
+WeightsChoices = Callable[[], list[tuple[str, str, str]]]
+AUTO_WEIGHTS = "auto"
+AUTO_WEIGHTS_TIP = "The first available weights: shipped ones first, then your own (newest first)"
 
 _SLIDER_STEPS = 1000
 _BIG = 1e9
@@ -56,9 +67,10 @@ class _Field(QWidget):
 
     changed = Signal()
 
-    def __init__(self, spec: ParamSpec, optional: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, spec: ParamSpec, optional: bool, parent: QWidget | None = None, weights_choices: WeightsChoices | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.weights_choices = weights_choices
         self.optional = optional
         self._value: Any = spec.default
         self._updating = False
@@ -68,7 +80,13 @@ class _Field(QWidget):
         self.slider: QSlider | None = None
         self.auto: QCheckBox | None = None
         tip = spec.description or spec.title
-        if spec.type is bool:
+        if weights_choices is not None:
+            self.editor = QComboBox()
+            self.editor.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            self.editor.setMinimumContentsLength(12)
+            self._fill_weights(spec.default)
+            self.editor.currentIndexChanged.connect(self._from_weights_index)
+        elif spec.type is bool:
             self.editor = QCheckBox()
             self.editor.toggled.connect(self._from_check)
         elif spec.choices is not None:
@@ -100,6 +118,63 @@ class _Field(QWidget):
             self.auto.toggled.connect(self._from_auto)
             layout.addWidget(self.auto)
         self.set_value(spec.default)
+
+    # -- the weights picker ------------------------------------------------------------------
+
+    def _fill_weights(self, current: str) -> None:
+        """(Re)fill the weights combo box from ``weights_choices`` and select ``current``."""
+        combo = self.editor
+        assert isinstance(combo, QComboBox) and self.weights_choices is not None
+        was = self._updating
+        self._updating = True
+        try:
+            combo.clear()
+            combo.addItem(AUTO_WEIGHTS, AUTO_WEIGHTS)
+            combo.setItemData(0, AUTO_WEIGHTS_TIP, Qt.ItemDataRole.ToolTipRole)
+            try:
+                entries = self.weights_choices()
+            except Exception as exc:  # noqa: BLE001 - an unreadable folder must not break the panel
+                entries = []
+                combo.setItemData(0, f"{AUTO_WEIGHTS_TIP}\n(listing the weights failed: {exc})", Qt.ItemDataRole.ToolTipRole)
+            for name, label, tip in entries:
+                combo.addItem(label, name)
+                combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+            self._select_weights(current)
+        finally:
+            self._updating = was
+
+    def _select_weights(self, name: str) -> None:
+        combo = self.editor
+        assert isinstance(combo, QComboBox)
+        index = combo.findData(name)
+        if index < 0:  # a path or a name not on disk (any more): keep it, as its own item
+            combo.addItem(name, name)
+            index = combo.count() - 1
+        combo.setCurrentIndex(index)
+        combo.setToolTip(str(combo.itemData(index, Qt.ItemDataRole.ToolTipRole) or self.spec.description))
+
+    def refresh_weights(self) -> None:
+        """Refill the weights list (new weights were trained), keeping the selection."""
+        if self.weights_choices is not None:
+            self._fill_weights(str(self._value))
+
+    def weights_names(self) -> list[str]:
+        """The names the weights combo box offers, "auto" first."""
+        combo = self.editor
+        if self.weights_choices is None or not isinstance(combo, QComboBox):
+            return []
+        return [str(combo.itemData(i)) for i in range(combo.count())]
+
+    @Slot(int)
+    def _from_weights_index(self, index: int) -> None:
+        combo = self.editor
+        assert isinstance(combo, QComboBox)
+        if index < 0:
+            return
+        combo.setToolTip(str(combo.itemData(index, Qt.ItemDataRole.ToolTipRole) or self.spec.description))
+        if not self._updating:
+            self._value = str(combo.itemData(index))
+            self.changed.emit()
 
     # -- construction helpers ---------------------------------------------------------------
 
@@ -186,6 +261,8 @@ class _Field(QWidget):
             editor = self.editor
             if isinstance(editor, QCheckBox):
                 editor.setChecked(bool(value))
+            elif isinstance(editor, QComboBox) and self.weights_choices is not None:
+                self._select_weights(str(value))
             elif isinstance(editor, QComboBox):
                 editor.setCurrentText(str(value))
             elif isinstance(editor, QLineEdit):
@@ -277,7 +354,13 @@ class ParamPanel(QWidget):
 
     changed = Signal()
 
-    def __init__(self, params_class: type[Params], parent: QWidget | None = None, values: Params | None = None) -> None:
+    def __init__(
+        self,
+        params_class: type[Params],
+        parent: QWidget | None = None,
+        values: Params | None = None,
+        weights_choices: WeightsChoices | None = None,
+    ) -> None:
         super().__init__(parent)
         self.params_class = params_class
         self.fields: dict[str, _Field] = {}
@@ -294,7 +377,7 @@ class ParamPanel(QWidget):
             note.setEnabled(False)
             outer.addWidget(note)
         for spec in specs:
-            field = _Field(spec, params_class._is_optional(spec.name))
+            field = _Field(spec, params_class._is_optional(spec.name), weights_choices=weights_choices if spec.name == "weights" else None)
             field.changed.connect(self._on_field_changed)
             self.fields[spec.name] = field
             label = QLabel(spec.title)
@@ -335,6 +418,12 @@ class ParamPanel(QWidget):
     def values(self) -> Params:
         """The current values as a ``Params`` instance (ParamError if out of range)."""
         return self.params_class.from_dict({name: f.value() for name, f in self.fields.items()})
+
+    def refresh_weights(self) -> None:
+        """Refill the weights picker (a network method's new weights appear at once)."""
+        field = self.fields.get("weights")
+        if field is not None:
+            field.refresh_weights()
 
     def set_values(self, params: Params | dict[str, Any]) -> None:
         """Show these values (a Params instance or a mapping of some names to values)."""

@@ -24,6 +24,7 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -352,3 +353,172 @@ def _safe_ssim(image: np.ndarray, reference: np.ndarray) -> float | None:
         return metrics.ssim(image, reference)
     except ValueError:  # smaller than the SSIM window
         return None
+
+
+# ============================================================================== training
+
+
+@dataclass
+class TrainUpdate:
+    """What one ``progressed`` signal of a :class:`TrainWorker` carries: batched curve points.
+
+    Each point's ``loss`` is the training loss; validation PSNR comes as the scalar
+    ``psnr_validation`` (plotted on the curve dock's quality plot).
+    """
+
+    step: int
+    total: int
+    elapsed: float  # seconds
+    points: list[CurvePoint] = field(default_factory=list)
+    best_psnr: float | None = None
+    message: str = ""
+
+
+class TrainWorker(QObject):
+    """Drive ``Trainer(job, stop_event).run()`` (``training/loop.py``) in a worker thread.
+
+    The trainer is built in the worker thread too (it decodes the images and builds the
+    network), so the UI thread never waits.
+
+    Signals
+    -------
+    progressed(TrainUpdate)
+        Throttled progress with every loss and validation point since the last update.
+    returned(object)
+        The ``TrainResult`` (weights path and model card); also after :meth:`stop`, which keeps
+        the best weights so far.
+    errored(str)
+        A user message (bad data, a supervised method without clean images) or a bug's traceback.
+    aborted()
+        :meth:`cancel`: nothing is written (a checkpoint written meanwhile is removed).
+    finished()
+        Always last, exactly once.
+    """
+
+    progressed = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str)
+    aborted = Signal()
+    finished = Signal()
+
+    def __init__(self, job: Any, *, update_rate_hz: float = 10.0) -> None:
+        super().__init__()
+        self.job = job
+        self._interval = 1.0 / update_rate_hz if update_rate_hz > 0 else 0.0
+        self._stop_event = threading.Event()
+        self._cancelled = threading.Event()
+        self._stopped = threading.Event()
+        self._done = threading.Event()
+        self._thread: QThread | None = None
+        self.points: list[CurvePoint] = []
+
+    def start(self) -> None:
+        """Move to a new QThread and start training there."""
+        if self._thread is not None:
+            raise RuntimeError("a worker runs once")
+        thread = QThread()
+        thread.setObjectName(f"train-{self.job.method_id}")
+        self.moveToThread(thread)
+        thread.started.connect(self.run)
+        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread = thread
+        _THREADS.add(thread)
+        thread.start()
+
+    def stop(self) -> None:
+        """End training at the next step and keep (write) the best weights so far."""
+        self._stopped.set()
+        self._stop_event.set()
+
+    def cancel(self) -> None:
+        """End training at the next step and write nothing.
+
+        The stop event is not set: the trainer yields after every step, and the loop closes
+        the generator there, before the trainer would reach its end and write the weights.
+        """
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def is_done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, msecs: int = -1) -> bool:
+        if self._thread is None:
+            return True
+        return bool(self._thread.wait() if msecs < 0 else self._thread.wait(msecs))
+
+    @Slot()
+    def run(self) -> None:
+        from denoise_studio.training.loop import Trainer
+
+        start = time.perf_counter()
+        last_emit = -math.inf
+        pending: list[CurvePoint] = []
+        best: float | None = None
+        _lower_thread_priority(WORKER_NICENESS)
+        checkpoint = self.job.checkpoint or (self.job.out.with_suffix(".ckpt") if self.job.out is not None else None)
+        trainer = None
+        try:
+            trainer = Trainer(self.job, self._stop_event)
+            progress_iter = trainer.run()
+            try:
+                for progress in progress_iter:
+                    if self._cancelled.is_set():
+                        break  # closing the generator below skips the weights it would write
+                    if progress.final:
+                        break
+                    scalars = {"psnr_validation": float(progress.val_psnr)} if progress.val_psnr is not None else {}
+                    point = CurvePoint(step=progress.step, loss=progress.loss, scalars=scalars)
+                    pending.append(point)
+                    self.points.append(point)
+                    best = progress.best_psnr
+                    now = time.perf_counter()
+                    if now - last_emit >= self._interval:
+                        last_emit = now
+                        self.progressed.emit(TrainUpdate(progress.step, progress.total, now - start, pending, best))
+                        pending = []
+            finally:
+                progress_iter.close()
+            if self._cancelled.is_set():
+                _discard(checkpoint, trainer.result.weights if trainer.result is not None else None)
+                self.aborted.emit()
+                return
+            result = trainer.result
+            if pending and result is not None:
+                self.progressed.emit(TrainUpdate(result.steps, trainer.total, time.perf_counter() - start, pending, best))
+            self.returned.emit(result)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
+            if self._cancelled.is_set():
+                _discard(checkpoint, None)
+                self.aborted.emit()
+            elif isinstance(exc, (ValueError, MemoryError)):  # TrainingError, DataError are ValueErrors
+                self.errored.emit(f"Training {self.job.method_id}: {exc}")
+            else:
+                self.errored.emit(f"Training {self.job.method_id} failed: {exc}\n\n{traceback.format_exc()}")
+        finally:
+            if trainer is not None:
+                trainer.close()
+            self._done.set()
+            self.finished.emit()
+
+
+def _discard(checkpoint: Path | None, weights: Path | None) -> None:
+    """Remove what a cancelled training run may have written (checkpoint; weights and card)."""
+    paths = [checkpoint]
+    if weights is not None:
+        from denoise_studio.core.weights import card_path
+
+        paths += [Path(weights), card_path(weights)]
+    for path in paths:
+        if path is not None:
+            Path(path).unlink(missing_ok=True)

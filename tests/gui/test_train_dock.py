@@ -1,0 +1,158 @@
+"""The Train dock and the weights picker: a tiny training run writes weights the picker lists;
+Stop keeps the best weights; Cancel writes nothing and leaves no thread running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+
+from denoise_studio.core.image import save_image
+from denoise_studio.core.weights import read_card, user_weights_dir
+from denoise_studio.gui import worker as worker_module
+from denoise_studio.gui.param_panel import ParamPanel
+from denoise_studio.gui.train_dock import CLEAN_FOLDER, CURRENT_IMAGE, NOISY_FOLDER
+
+# A few steps on tiny patches: the run takes well under a second.
+TINY = {"patch_size": 24, "batch_size": 2}
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Trained weights go to a fresh user data folder (nothing user-trained is listed yet)."""
+    folder = tmp_path / "user data"
+    monkeypatch.setenv("DENOISE_STUDIO_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def tiny_window(window, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """The window showing a tiny 48×48 noisy image (held in memory, not a file)."""
+    window.noisy = np.clip(0.5 + 0.1 * rng.standard_normal((48, 48, 3)), 0, 1).astype(np.float32)
+    window.show_train_dock()
+    return window
+
+
+def _user_weights() -> list[Path]:
+    folder = user_weights_dir()
+    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+
+
+def test_train_dock_lists_network_methods_only(tiny_window) -> None:
+    dock = tiny_window.train_dock
+    ids = [dock.method_combo.itemData(i) for i in range(dock.method_combo.count())]
+    assert {"ap_bsn", "formresnet"} <= set(ids)
+    assert not {"nlm", "bm3d", "dip", "slow"} & set(ids)
+    assert dock.toggleViewAction() in tiny_window.menuBar().actions()[1].menu().actions()
+
+
+def test_data_choices_follow_supervision(tiny_window) -> None:
+    dock = tiny_window.train_dock
+    dock.select_method("ap_bsn")  # self-supervised: the current image is a choice
+    kinds = [dock.data_combo.itemData(i) for i in range(dock.data_combo.count())]
+    assert kinds[0] == CURRENT_IMAGE and NOISY_FOLDER in kinds
+    assert not dock.noise_combo.isVisibleTo(dock)
+    dock.select_method("formresnet")  # supervised: clean images + noise only
+    assert [dock.data_combo.itemData(i) for i in range(dock.data_combo.count())] == [CLEAN_FOLDER]
+    assert dock.noise_combo.isVisibleTo(dock) and dock.folder_edit.isVisibleTo(dock)
+    assert not dock.start_training(folder="")  # no folder: refused with a message, no thread
+    assert "folder" in dock.status.text().lower() and dock.worker is None
+
+
+def test_adapt_to_the_current_image_writes_weights_the_picker_lists(qtbot, tiny_window) -> None:
+    window = tiny_window
+    dock = window.train_dock
+    assert window.select_method("ap_bsn")
+    panel = window.param_panel("ap_bsn")
+    assert isinstance(panel, ParamPanel)
+    combo = panel.fields["weights"].editor
+    assert isinstance(combo, QComboBox)
+    before = panel.fields["weights"].weights_names()
+    assert before[0] == "auto"
+    progress: list[object] = []
+    dock.training_progress.connect(progress.append)
+    with qtbot.waitSignal(dock.training_ended, timeout=30_000):
+        assert dock.start_training("ap_bsn", config="lite", data=CURRENT_IMAGE, steps=3, minutes=5,
+                                   recipe_overrides=TINY, validate_every=2)
+        assert dock.worker is not None and not dock.start_button.isEnabled()
+    assert dock.worker is None and not worker_module.running_threads()
+    written = _user_weights()
+    assert len(written) == 1 and written[0].name.startswith("ap_bsn-lite-")
+    card = read_card(written[0])
+    assert card.method == "ap_bsn" and card.steps == 3 and card.training_data == "current image"
+    assert dock.last_result.weights == written[0]
+    # The curve dock got the loss of every step.
+    steps, losses = window.curve.series()["loss"]
+    assert steps == [1, 2, 3] and all(np.isfinite(losses))
+    assert progress
+    # The weights picker lists the new file at once, with its model card as tooltip.
+    names = panel.fields["weights"].weights_names()
+    assert names == before + [written[0].stem]
+    index = combo.findData(written[0].stem)
+    tip = str(combo.itemData(index, Qt.ItemDataRole.ToolTipRole))
+    assert "ap_bsn" in tip and str(written[0]) in tip
+    # Choosing it makes it the parameter's value.
+    combo.setCurrentIndex(index)
+    assert panel.values().weights == written[0].stem
+    assert window.selector.is_enabled("ap_bsn")
+
+
+def test_stop_keeps_the_weights_so_far(qtbot, tiny_window) -> None:
+    dock = tiny_window.train_dock
+    dock.training_progress.connect(lambda _update: dock.stop_training())  # stop after the first report
+    with qtbot.waitSignal(dock.training_ended, timeout=30_000):
+        assert dock.start_training("ap_bsn", data=CURRENT_IMAGE, steps=500, minutes=5, recipe_overrides=TINY)
+    written = _user_weights()
+    assert len(written) == 1
+    assert dock.last_result.stopped and dock.last_result.steps < 500
+    assert "stopped" in dock.status.text()
+
+
+def test_cancel_writes_nothing_and_leaves_no_thread(qtbot, tiny_window) -> None:
+    dock = tiny_window.train_dock
+    panel = tiny_window.param_panel("ap_bsn")
+    before = panel.fields["weights"].weights_names()
+    dock.training_progress.connect(lambda _update: dock.cancel_training())
+    with qtbot.waitSignal(dock.training_ended, timeout=30_000):
+        # validate_every=1: a checkpoint is written at every step; cancel removes it too.
+        assert dock.start_training("ap_bsn", data=CURRENT_IMAGE, steps=500, minutes=5, recipe_overrides=TINY, validate_every=1)
+    assert dock.worker is None and not worker_module.running_threads()
+    folder = user_weights_dir()
+    assert not folder.is_dir() or not any(folder.iterdir())
+    assert "cancelled" in dock.status.text()
+    assert panel.fields["weights"].weights_names() == before
+    assert dock.start_button.isEnabled()
+
+
+def test_supervised_training_on_a_folder(qtbot, tiny_window, tmp_path: Path, rng: np.random.Generator) -> None:
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i in range(3):
+        save_image(folder / f"{i}.png", rng.random((40, 40, 3)).astype(np.float32))
+    dock = tiny_window.train_dock
+    with qtbot.waitSignal(dock.training_ended, timeout=30_000):
+        assert dock.start_training("formresnet", data=CLEAN_FOLDER, folder=folder, noise="gaussian", sigma=(10, 30),
+                                   steps=2, minutes=5, recipe_overrides=TINY)
+    written = _user_weights()
+    assert len(written) == 1, dock.status.text()
+    card = read_card(written[0])
+    assert card.method == "formresnet" and card.sigma == [10.0, 30.0]
+
+
+def test_a_method_run_waits_for_training(qtbot, tiny_window) -> None:
+    dock = tiny_window.train_dock
+    dock.training_progress.connect(lambda _update: dock.cancel_training())
+    with qtbot.waitSignal(dock.training_ended, timeout=30_000):
+        assert dock.start_training("ap_bsn", data=CURRENT_IMAGE, steps=500, minutes=5, recipe_overrides=TINY)
+        assert not tiny_window.start_run("nlm")  # refused while training runs
+
+
+def test_weights_picker_without_provider_is_plain_text() -> None:
+    from denoise_studio.methods.ap_bsn import APBSNParams  # noqa: F401 - the Params of a network method
+
+    panel = ParamPanel(APBSNParams)
+    assert not isinstance(panel.fields["weights"].editor, QComboBox)
+    assert panel.values() == APBSNParams()
