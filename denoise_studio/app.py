@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view", metavar="X,Y,W,H", help="show this image rectangle (pixels) instead of fitting the image")
     parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size of a screenshot, WxH")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for the run of a screenshot, seconds")
+    parser.add_argument("--train", metavar="ID", help="show the Train dock with this network method (with --screenshot: train first)")
+    parser.add_argument("--train-data", metavar="DIR", help="folder of clean images for --train (default: self-supervised methods adapt to the image)")
+    parser.add_argument("--train-steps", type=int, default=40, metavar="N", help="steps of a --screenshot training run (default 40)")
 
 
 def _parse_pairs(pairs: Sequence[str]) -> dict[str, str]:
@@ -176,6 +179,13 @@ def _prepare(window, args: argparse.Namespace, pairs: dict[str, str]) -> None:  
             panel.set_values(panel.params_class.from_strings(pairs, base=panel.values()))
     if args.mode:
         window.viewer.set_mode(args.mode)
+    if args.train:
+        get_entry(args.train)
+        if not window.train_dock.select_method(args.train):
+            raise UserError(f"{args.train!r} is not a network method that can be trained")
+        window.show_train_dock()
+        if not args.method:
+            window.select_method(args.train)  # its panel shows the weights picker
 
 
 def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
@@ -198,6 +208,8 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
             raise UserError(f"the run did not finish within {args.timeout:g} s")
         if window.last_error:
             raise UserError(window.last_error.split("\n\n")[0])
+    if args.train:
+        _train_for_screenshot(window, args)
     for _ in range(5):
         app.processEvents()
     window.viewer.fit()
@@ -208,11 +220,45 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
             raise UserError(f"--view expects X,Y,W,H, got {args.view!r}") from None
         window.viewer.views()[0].setRange(xRange=(x, x + w), yRange=(y, y + h), padding=0)
     app.processEvents()
+    window.grab()  # pyqtgraph fits its axes while painting: the first rendering settles them
+    app.processEvents()
     image = window.grab()
     Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
     if not image.save(str(args.screenshot)):
         raise UserError(f"cannot write {args.screenshot}")
     print(args.screenshot)
+
+
+def _train_for_screenshot(window, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """Run a short training in the Train dock (weights to a throw-away folder) and wait for it."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from denoise_studio.cli import UserError
+    from denoise_studio.gui.train_dock import CLEAN_FOLDER, CURRENT_IMAGE
+
+    dock = window.train_dock
+    loop = QEventLoop()
+    dock.training_ended.connect(loop.quit)
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+    timer.start(int(args.timeout * 1000))
+    scratch = tempfile.TemporaryDirectory(prefix="denoise-studio-train-")
+    try:
+        data = CLEAN_FOLDER if args.train_data else CURRENT_IMAGE
+        if not dock.start_training(args.train, data=data, folder=args.train_data, steps=args.train_steps,
+                                   minutes=args.timeout / 60, out=Path(scratch.name) / f"{args.train}.safetensors",
+                                   validate_every=max(1, args.train_steps // 8)):
+            raise UserError(dock.last_message)
+        loop.exec()
+        if dock.is_training():
+            dock.cancel_training()
+            dock.wait()
+            raise UserError(f"the training did not finish within {args.timeout:g} s")
+        if window.last_error:
+            raise UserError(window.last_error.split("\n\n")[0])
+    finally:
+        scratch.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from denoise_studio.gui.worker import CurvePoint
 PALETTE = ("#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2", "#ffffff")
 EVENT_COLOURS = {"guard": "#ff5555", "es-wmv": "#f0e442", "es-emv": "#e69f00", "stop": "#ffffff"}
 
-PRETTY = {"loss": "loss", "psnr": "PSNR vs reference"}
+PRETTY = {"loss": "loss", "psnr": "PSNR vs reference", "psnr_validation": "validation PSNR"}
 
 
 def _pretty(key: str) -> str:
