@@ -156,3 +156,38 @@ def test_weights_picker_without_provider_is_plain_text() -> None:
     panel = ParamPanel(APBSNParams)
     assert not isinstance(panel.fields["weights"].editor, QComboBox)
     assert panel.values() == APBSNParams()
+
+
+def test_closing_the_window_cancels_training(qtbot, tiny_window) -> None:
+    dock = tiny_window.train_dock
+    assert dock.start_training("ap_bsn", data=CURRENT_IMAGE, steps=100_000, minutes=60, recipe_overrides=TINY)
+    qtbot.waitUntil(lambda: bool(dock.worker is not None and dock.worker.points), timeout=30_000)
+    tiny_window.close()
+    assert not worker_module.running_threads()
+    assert _user_weights() == []
+
+
+def test_gui_command_trains_before_a_screenshot(qapp, tmp_path: Path, rng: np.random.Generator, data_dir: Path) -> None:
+    from denoise_studio.app import add_arguments, run
+    from denoise_studio.core.image import load_image
+    import argparse
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i in range(2):
+        save_image(folder / f"{i}.png", rng.random((48, 48, 3)).astype(np.float32))
+    small = tmp_path / "small.png"
+    save_image(small, rng.random((48, 48, 3)).astype(np.float32))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "shot.png"
+    args = parser.parse_args([str(small), "--screenshot", str(out), "--size", "1100x760", "--train", "formresnet",
+                              "--train-data", str(folder), "--train-steps", "2"])
+    assert run(args) == 0
+    assert load_image(out).width == 1100
+    assert _user_weights() == []  # a screenshot's weights go to a throw-away folder
+    bad = parser.parse_args([str(small), "--screenshot", str(out), "--train", "nlm"])
+    from denoise_studio.cli import UserError
+
+    with pytest.raises(UserError, match="not a network method"):
+        run(bad)
