@@ -284,6 +284,16 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any thread starts.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _write_atomically(target: Path, payload: bytes) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
@@ -293,6 +303,10 @@ def _write_atomically(target: Path, payload: bytes) -> None:
     except OSError as exc:
         raise ImageError(f"{target}: cannot write in {folder} ({exc.strerror or exc})") from None
     try:
+        # mkstemp creates the file readable by its owner only; an export gets the mode any new
+        # file would get (an existing target keeps its own).
+        mode = (target.stat().st_mode & 0o7777) if target.is_file() else (0o666 & ~_UMASK)
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()

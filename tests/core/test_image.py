@@ -246,3 +246,16 @@ def test_tensor_conversions_copy(odd_rgb: np.ndarray) -> None:
     t.mul_(0)
     assert back.max() > 0 and odd_rgb.max() > 0
     assert as_rgb(odd_rgb[:, :, :1]).shape == odd_rgb.shape
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path, small_rgb: np.ndarray) -> None:
+    """Atomic writes go through mkstemp (owner-only); the result must not stay 0600."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    target = save_image(tmp_path / "x.png", small_rgb)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    target.chmod(0o640)
+    save_image(target, small_rgb * 0.5)  # an existing file keeps its mode
+    assert target.stat().st_mode & 0o777 == 0o640
+    text = write_text_atomically(tmp_path / "x.png.json", "{}")
+    assert text.stat().st_mode & 0o777 == 0o666 & ~mask
