@@ -191,3 +191,16 @@ def test_gui_command_trains_before_a_screenshot(qapp, tmp_path: Path, rng: np.ra
 
     with pytest.raises(UserError, match="not a network method"):
         run(bad)
+
+
+def test_bad_training_data_is_reported_not_raised(qtbot, tiny_window, tmp_path: Path) -> None:
+    empty = tmp_path / "no images"
+    empty.mkdir()
+    dock = tiny_window.train_dock
+    with qtbot.waitSignal(dock.training_failed, timeout=30_000) as failed:
+        assert dock.start_training("formresnet", data=CLEAN_FOLDER, folder=empty, steps=2, recipe_overrides=TINY)
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=10_000)
+    message = failed.args[0]
+    assert message.startswith("Training formresnet:") and "Traceback" not in message
+    assert tiny_window.last_error == message
+    assert _user_weights() == [] and dock.start_button.isEnabled()
