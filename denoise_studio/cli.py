@@ -348,8 +348,12 @@ class DenoiseCommand:
         progress = Progress(enabled=not args.quiet and not args.json, label=entry.id)
 
         def on_snapshot(snap: Snapshot) -> None:
+            if snap.final and rows and snap.loss is None and not snap.scalars and not snap.events:
+                return  # an iterative method's result: no new point on its curve
             row: dict[str, Any] = {"step": snap.step, "loss": snap.loss}
             row.update(snap.scalars)
+            if snap.events:
+                row["events"] = ";".join(snap.events)
             rows.append(row)
             if snap.total > 1:
                 progress.update(snap.step, snap.total)
@@ -369,11 +373,7 @@ class DenoiseCommand:
         if reference is not None:
             metrics["psnr"] = psnr(result, reference)
             metrics["ssim"] = ssim(result, reference)
-            curve = [(r["step"], r["psnr_ref"]) for r in rows if r.get("psnr_ref") is not None]
-            if curve:
-                step, best = max(curve, key=lambda item: item[1])
-                metrics["peak_psnr"] = best
-                metrics["peak_iteration"] = step
+            metrics.update(peak_metrics(rows))
 
         save_image(out, result, bit_depth=image.bit_depth, alpha=image.alpha, protected=(image.source, args.reference))
         info = dict(final.info)
@@ -421,6 +421,24 @@ def check_text_output(path: str, *protected: str | None) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{target}: the folder {folder} is not writable")
     return target
+
+
+def peak_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Peak PSNR against the reference along the curve, and where it was reached.
+
+    An iterative method that reports both its raw and its averaged output (DIP: ``psnr_ref`` and
+    ``psnr_ref_avg``) keeps the averaged one by default, so ``peak_psnr`` follows that curve and
+    ``peak_psnr_raw`` the raw one.
+    """
+    out: dict[str, Any] = {}
+    curves = (("psnr_ref_avg", ""), ("psnr_ref", "_raw")) if any("psnr_ref_avg" in r for r in rows) else (("psnr_ref", ""),)
+    for key, suffix in curves:
+        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            step, best = max(points, key=lambda item: item[1])
+            out[f"peak_psnr{suffix}"] = best
+            out[f"peak_iteration{suffix}"] = step
+    return out
 
 
 def curve_csv(rows: list[dict[str, Any]]) -> str:

@@ -407,8 +407,12 @@ def _fake_iterative_entry() -> object:
             step = 0
             for step in range(1, params.iterations + 1):
                 x = 0.5 * x + 0.5 * np.roll(x, 1, axis=0)
-                scalars = {"psnr_ref": [20.0, 24.0, 23.0, 22.0, 21.0][step - 1]} if ctx.reference is not None else {}
-                yield Snapshot(step, params.iterations, image=x.copy(), loss=1.0 / step, scalars=scalars)
+                scalars = {}
+                if ctx.reference is not None:
+                    scalars["psnr_ref"] = [20.0, 24.0, 23.0, 22.0, 21.0][step - 1]
+                    scalars["psnr_ref_avg"] = [19.0, 22.0, 25.0, 24.0, 23.0][step - 1]
+                events = ("guard",) if step == 2 else ()
+                yield Snapshot(step, params.iterations, image=x.copy(), loss=1.0 / step, scalars=scalars, events=events)
                 if params.stop_rule == "at3" and step == 3:
                     break
             yield Snapshot(step, params.iterations, image=x.copy(), final=True, info={"stop_iteration": step, "stop_rule": params.stop_rule})
@@ -435,10 +439,13 @@ def test_denoise_stop_curve_and_peak(
     report = json.loads(stdout)
     assert report["stop_iteration"] == 3 and report["stop_rule"] == "at3"
     assert report["params"]["stop_rule"] == "at3"
-    assert report["peak_psnr"] == 24.0 and report["peak_iteration"] == 2
+    # The averaged output is what such a method keeps: its curve gives the peak; the raw one beside it.
+    assert report["peak_psnr"] == 25.0 and report["peak_iteration"] == 3
+    assert report["peak_psnr_raw"] == 24.0 and report["peak_iteration_raw"] == 2
     rows = list(csv.DictReader(curve.read_text().splitlines()))
-    assert [r["step"] for r in rows] == ["1", "2", "3", "3"]
-    assert list(rows[0]) == ["step", "loss", "psnr_ref"]
+    assert [r["step"] for r in rows] == ["1", "2", "3"]  # the final snapshot adds no row
+    assert list(rows[0]) == ["step", "loss", "psnr_ref", "psnr_ref_avg", "events"]
+    assert [r["events"] for r in rows] == ["", "guard", ""]
     assert float(rows[1]["loss"]) == 0.5
     assert_user_error(capsys, ["denoise", str(noisy_png), "-o", str(tmp_path / "r.png"), "-m", "fake", "--stop", "later"], "stop_rule")
 
