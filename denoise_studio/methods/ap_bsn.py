@@ -20,21 +20,18 @@ bring any of them back to the centre, so the output at a pixel never depends on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from denoise_studio.core.method import RunContext, Snapshot
 from denoise_studio.core.network import SELF_SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.core.tiling import SizeRequirements
-from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
-from denoise_studio.methods._common.pixel_shuffle import PassCache, pad_to_multiple, pd_down, pd_up, r3_pass
+from denoise_studio.methods._common.blind_spot import BlindSpotMethod, R3Params, r3_ensemble
+from denoise_studio.methods._common.pixel_shuffle import pad_to_multiple, pd_down, pd_up
 
 __all__ = ["APBSN", "APBSNParams", "APBSNNet", "APBSNSpec", "BlindSpotNet", "CentralMaskedConv2d", "NETWORK"]
 
@@ -190,11 +187,7 @@ def r3_denoise(
     stride: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PD inference followed by ``passes`` R3 passes: (mean, per-pixel standard deviation)."""
-    base = net.denoise_pd(noisy, stride)
-    if passes < 1:
-        return base, torch.zeros_like(base)
-    outs = torch.stack([r3_pass(net.refine, base, noisy, probability, net.config.pd_pad, generator) for _ in range(passes)])
-    return outs.mean(dim=0), outs.std(dim=0, unbiased=False)
+    return r3_ensemble(net, net.denoise_pd(noisy, stride), noisy, generator, passes, probability)
 
 
 # ------------------------------------------------------------------------------------ spec
@@ -283,18 +276,9 @@ NETWORK = APBSNSpec()
 
 
 @dataclass(frozen=True)
-class APBSNParams(NetworkParams):
+class APBSNParams(R3Params):
     """Inference settings of AP-BSN (the defaults are the paper's)."""
 
-    r3: bool = param(
-        True,
-        title="R3 refinement",
-        description="random-replacing refinement: average T passes of the blind-spot network on the PD result with a fraction p of the noisy pixels put back (restores fine texture)",
-    )
-    r3_passes: int = param(8, minimum=1, maximum=32, title="R3 passes (T)", description="passes averaged; their spread is the uncertainty map")
-    r3_probability: float = param(
-        0.16, minimum=0.0, maximum=1.0, step=0.01, title="R3 probability (p)", description="fraction of pixels put back to their noisy value in each pass"
-    )
     pd_stride: int = param(
         2,
         minimum=1,
@@ -305,7 +289,7 @@ class APBSNParams(NetworkParams):
     )
 
 
-class APBSN(NetworkMethod[APBSNParams]):
+class APBSN(BlindSpotMethod[APBSNParams]):
     """AP-BSN (Lee et al., CVPR 2022): asymmetric PD (a = 5, b = 2), blind-spot network, R3.
 
     Trained on noisy images alone. With R3 on, the result is the mean of T refinement passes
@@ -318,26 +302,10 @@ class APBSN(NetworkMethod[APBSNParams]):
     Params = APBSNParams
     description = "Self-supervised blind-spot network for real, spatially correlated noise (asymmetric PD + R3)."
 
-    def __init__(self) -> None:
-        super().__init__()
-        # The PD pass does not depend on the R3 randomness: computed once per tile (and per
-        # self-ensemble orientation), not once per R3 pass.
-        self._pd_cache = PassCache()
-
-    def run(self, noisy: np.ndarray, params: APBSNParams, ctx: RunContext) -> Iterator[Snapshot]:
-        self._pd_cache.clear()
-        try:
-            yield from super().run(noisy, params, ctx)
-        finally:
-            self._pd_cache.clear()
-
-    def ensemble_passes(self, params: APBSNParams) -> int:
-        return params.r3_passes if params.r3 else 1
-
-    def forward(self, net: nn.Module, x: torch.Tensor, params: APBSNParams, generator: torch.Generator | None) -> torch.Tensor:
+    def first_pass(self, net: nn.Module, x: torch.Tensor, params: APBSNParams) -> torch.Tensor:
         assert isinstance(net, APBSNNet)
-        base = self._pd_cache.get(net, params.pd_stride, x, lambda: net.denoise_pd(x, params.pd_stride))
-        if not params.r3:
-            return base
-        return r3_pass(net.refine, base, x, params.r3_probability, net.config.pd_pad, generator)
+        return net.denoise_pd(x, params.pd_stride)
+
+    def first_pass_key(self, params: APBSNParams) -> object:
+        return params.pd_stride
 

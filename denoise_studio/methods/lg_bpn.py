@@ -45,21 +45,17 @@ time trick of deformable, ratio-dilated DSPMC sampling is not implemented.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from denoise_studio.core.method import RunContext, Snapshot
 from denoise_studio.core.network import SELF_SUPERVISED, NetworkSpec, TrainRecipe
-from denoise_studio.core.params import param
 from denoise_studio.core.tiling import SizeRequirements
-from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
-from denoise_studio.methods._common.pixel_shuffle import PassCache, from_subimages, r3_pass, to_subimages
+from denoise_studio.methods._common.blind_spot import BlindSpotMethod, R3Params, r3_ensemble
+from denoise_studio.methods._common.pixel_shuffle import from_subimages, to_subimages
 
 __all__ = ["LGBPN", "LGBPNParams", "LGBPNNet", "LGBPNSpec", "DSPMC", "NETWORK", "BLIND_RADIUS"]
 
@@ -354,11 +350,7 @@ def r3_denoise(
     net: LGBPNNet, noisy: torch.Tensor, generator: torch.Generator | None, passes: int, probability: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Test-stride inference followed by ``passes`` R3 passes: (mean, standard deviation)."""
-    base = net(noisy, "test")
-    if passes < 1:
-        return base, torch.zeros_like(base)
-    outs = torch.stack([r3_pass(net.refine, base, noisy, probability, net.config.pd_pad, generator) for _ in range(passes)])
-    return outs.mean(dim=0), outs.std(dim=0, unbiased=False)
+    return r3_ensemble(net, net(noisy, "test"), noisy, generator, passes, probability)
 
 
 # ------------------------------------------------------------------------------------ spec
@@ -441,21 +433,11 @@ NETWORK = LGBPNSpec()
 
 
 @dataclass(frozen=True)
-class LGBPNParams(NetworkParams):
+class LGBPNParams(R3Params):
     """Inference settings of LG-BPN (the defaults are the paper's)."""
 
-    r3: bool = param(
-        True,
-        title="R3 refinement",
-        description="random-replacing refinement: average T passes on the first result with a fraction p of the noisy pixels put back",
-    )
-    r3_passes: int = param(8, minimum=1, maximum=32, title="R3 passes (T)", description="passes averaged; their spread is the uncertainty map")
-    r3_probability: float = param(
-        0.16, minimum=0.0, maximum=1.0, step=0.01, title="R3 probability (p)", description="fraction of pixels put back to their noisy value in each pass"
-    )
 
-
-class LGBPN(NetworkMethod[LGBPNParams]):
+class LGBPN(BlindSpotMethod[LGBPNParams]):
     """LG-BPN (Wang et al., CVPR 2023): DSPMC blind patches, dilated transformer blocks, R3.
 
     Trained on noisy images alone. With R3 on, the result is the mean of T refinement passes
@@ -468,23 +450,6 @@ class LGBPN(NetworkMethod[LGBPNParams]):
     Params = LGBPNParams
     description = "Self-supervised blind-patch network (local DSPMC + global transformer) for real, correlated noise."
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._pd_cache = PassCache()
-
-    def run(self, noisy: np.ndarray, params: LGBPNParams, ctx: RunContext) -> Iterator[Snapshot]:
-        self._pd_cache.clear()
-        try:
-            yield from super().run(noisy, params, ctx)
-        finally:
-            self._pd_cache.clear()
-
-    def ensemble_passes(self, params: LGBPNParams) -> int:
-        return params.r3_passes if params.r3 else 1
-
-    def forward(self, net: nn.Module, x: torch.Tensor, params: LGBPNParams, generator: torch.Generator | None) -> torch.Tensor:
+    def first_pass(self, net: nn.Module, x: torch.Tensor, params: LGBPNParams) -> torch.Tensor:
         assert isinstance(net, LGBPNNet)
-        base = self._pd_cache.get(net, "test", x, lambda: net(x, "test"))
-        if not params.r3:
-            return base
-        return r3_pass(net.refine, base, x, params.r3_probability, net.config.pd_pad, generator)
+        return net(x, "test")

@@ -1,0 +1,88 @@
+"""Inference shared by the blind-spot networks (AP-BSN, LG-BPN): a first pass, then R3.
+
+Both networks first denoise with pixel-shuffle downsampling (deterministic), then refine with
+random-replacing refinement, R3 (Lee et al., CVPR 2022, Sec. 3.3): T passes, each of which puts a
+fraction p of the noisy pixels back and runs the network without PD. The mean of the passes is
+the result and their per-pixel spread the uncertainty map. A network used here provides
+``refine(x)`` and ``config.pd_pad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from denoise_studio.core.method import RunContext, Snapshot
+from denoise_studio.core.params import param
+from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
+from denoise_studio.methods._common.pixel_shuffle import PassCache, r3_pass
+
+
+def r3_ensemble(
+    net: Any, base: torch.Tensor, noisy: torch.Tensor, generator: torch.Generator | None, passes: int, probability: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``passes`` R3 passes over the first-pass result ``base``: (mean, per-pixel standard deviation)."""
+    if passes < 1:
+        return base, torch.zeros_like(base)
+    outs = torch.stack([r3_pass(net.refine, base, noisy, probability, net.config.pd_pad, generator) for _ in range(passes)])
+    return outs.mean(dim=0), outs.std(dim=0, unbiased=False)
+
+
+@dataclass(frozen=True)
+class R3Params(NetworkParams):
+    """The R3 settings of a blind-spot network (defaults: the AP-BSN paper's T = 8, p = 0.16)."""
+
+    r3: bool = param(
+        True,
+        title="R3 refinement",
+        description="random-replacing refinement: average T passes on the first result with a fraction p of the noisy pixels put back (restores fine texture)",
+    )
+    r3_passes: int = param(8, minimum=1, maximum=32, title="R3 passes (T)", description="passes averaged; their spread is the uncertainty map")
+    r3_probability: float = param(
+        0.16, minimum=0.0, maximum=1.0, step=0.01, title="R3 probability (p)", description="fraction of pixels put back to their noisy value in each pass"
+    )
+
+
+P = TypeVar("P", bound=R3Params)
+
+
+class BlindSpotMethod(NetworkMethod[P]):
+    """A blind-spot network method: :meth:`first_pass`, then R3 as the stochastic ensemble.
+
+    The first pass does not depend on R3's randomness, yet the shared inference calls
+    :meth:`forward` once per R3 pass; it is computed once per tile (and per self-ensemble
+    orientation) and kept in a cache for the run.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._first_pass_cache = PassCache()
+
+    def first_pass(self, net: nn.Module, x: torch.Tensor, params: P) -> torch.Tensor:
+        """The deterministic PD denoising of ``x``."""
+        raise NotImplementedError
+
+    def first_pass_key(self, params: P) -> object:
+        """What besides the input the first pass depends on (the cache key)."""
+        return None
+
+    def run(self, noisy: np.ndarray, params: P, ctx: RunContext) -> Iterator[Snapshot]:
+        self._first_pass_cache.clear()
+        try:
+            yield from super().run(noisy, params, ctx)
+        finally:
+            self._first_pass_cache.clear()
+
+    def ensemble_passes(self, params: P) -> int:
+        return params.r3_passes if params.r3 else 1
+
+    def forward(self, net: nn.Module, x: torch.Tensor, params: P, generator: torch.Generator | None) -> torch.Tensor:
+        base = self._first_pass_cache.get(net, self.first_pass_key(params), x, lambda: self.first_pass(net, x, params))
+        if not params.r3:
+            return base
+        return r3_pass(net.refine, base, x, params.r3_probability, net.config.pd_pad, generator)  # type: ignore[arg-type, union-attr]
