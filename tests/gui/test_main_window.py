@@ -359,7 +359,6 @@ def test_time_machine_scrubs_and_keeps_iterates(window, run_method, small_png: P
     assert kept.psnr == pytest.approx(metrics.psnr(kept.image, window.reference))
 
 
-@pytest.mark.slow  # a minute on the loaded 2-core machine (torch's first optimiser step, the network)
 def test_deep_image_prior_runs_live_in_the_window(window, run_method, small_png: Path) -> None:
     choice = window.choices.get("dip")
     if choice is None or not choice.available:

@@ -76,7 +76,6 @@ def _losses(ckpt: Path) -> list[float]:
     return list(torch.load(ckpt, weights_only=True)["losses"])
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes_on_gloo(clean_dir: Path, tmp_path: Path) -> None:
     """DistributedDataParallel with two CPU processes: it runs, and learns like one process.
 
