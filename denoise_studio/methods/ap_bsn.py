@@ -30,7 +30,7 @@ from torch import nn
 from denoise_studio.core.network import SELF_SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.core.tiling import SizeRequirements
-from denoise_studio.methods._common.blind_spot import BlindSpotMethod, R3Params, r3_ensemble
+from denoise_studio.methods._common.blind_spot import BlindSpotMethod, R3Params, r3_ensemble, sidd_paper_recipe
 from denoise_studio.methods._common.pixel_shuffle import pad_to_multiple, pd_down, pd_up
 
 __all__ = ["APBSN", "APBSNParams", "APBSNNet", "APBSNSpec", "BlindSpotNet", "CentralMaskedConv2d", "NETWORK"]
@@ -208,26 +208,12 @@ class APBSNSpec(NetworkSpec):
     def recipe(self, config: str) -> TrainRecipe:
         self.check_config(config)
         if config == "paper":
-            return TrainRecipe(
-                supervision=SELF_SUPERVISED,
-                patch_size=120,
-                batch_size=8,
-                # 20 epochs over SIDD-Medium cut into 512×512 crops with 128 px overlap (official
-                # prep.py), ~35 k crops → ~4.4 k batches an epoch; the count is our estimate.
-                steps=88_000,
-                learning_rate=1e-4,
-                betas=(0.9, 0.999),
-                schedule="multistep",
-                milestones=(0.4, 0.8),  # ×0.1 after epochs 8 and 16 of 20
-                gamma=0.1,
-                noise="camera",
-                sigma=(5.0, 15.0),
-                validate_every=4_000,
-                source=(
+            return sidd_paper_recipe(
+                (
                     "AP-BSN paper Sec. 4.1 and official conf/APBSN_SIDD.yaml: 120×120 random crops, "
                     "flips and rotations, batch 8, Adam(0.9, 0.999) at 1e-4 ×0.1 every 8 of 20 epochs, "
                     "self-supervised L1 on SIDD-Medium; here the camera noise model stands in for SIDD"
-                ),
+                )
             )
         return TrainRecipe(
             supervision=SELF_SUPERVISED,
