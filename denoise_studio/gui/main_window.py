@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         self.viewer = ImageViewer()
         self.viewer.pixel_info.connect(self._on_pixel_info)
         self.viewer.region_selected.connect(self._on_region_selected)
+        self.result_added.connect(self._offer_whole_image)
         self.setCentralWidget(self.viewer)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -308,6 +309,13 @@ class MainWindow(QMainWindow):
         run_row.addWidget(self.run_button, 2)
         run_row.addWidget(self.stop_button, 1)
         layout.addLayout(run_row)
+        # Region first, then the whole image: offered after a region run of an iterative method.
+        self.whole_button = QPushButton()
+        self.whole_button.setObjectName("whole")
+        self.whole_button.clicked.connect(self.run_whole_image)
+        self.whole_button.setVisible(False)
+        layout.addWidget(self.whole_button)
+        self._whole_plan: dict[str, Any] | None = None
         self.method_dock = self._dock("Method", "method_dock", method_widget, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         # Metrics and results on the right, the curve at the bottom.
@@ -563,6 +571,7 @@ class MainWindow(QMainWindow):
         self.reference_source = None
         self.noise_info = None
         self._a_key, self._b_key = "input", None
+        self._withdraw_whole_image()
         if not source.startswith(SAMPLE_PREFIX):
             self._remember_folder(source)
         self._remember_recent(source)
@@ -611,6 +620,7 @@ class MainWindow(QMainWindow):
         self.noisy = noisy
         self.noise_info = {"model": model, "sigma": float(sigma), "seed": int(seed)}
         self._a_key, self._b_key = "input", "reference"
+        self._withdraw_whole_image()
         self._update_image_label()
         self._update_baseline()
         self._refresh_viewer()
@@ -981,6 +991,7 @@ class MainWindow(QMainWindow):
 
     def _set_running(self, running: bool, iterative: bool = False) -> None:
         self.run_button.setEnabled(not running)
+        self.whole_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
         self.cancel_button.setVisible(running)
@@ -1256,6 +1267,60 @@ class MainWindow(QMainWindow):
         note = " (enlarged from the preview)" if preview else ""
         self.statusBar().showMessage(f"Iteration {step} kept as {entry.label}{note}", 8000)
         self.result_added.emit(entry.id)
+
+    # ===================================================================== region first
+
+    @Slot(int)
+    def _offer_whole_image(self, entry_id: int) -> None:
+        """After a region result of an iterative method, offer its stopping point for the whole image.
+
+        The iteration offered is the one the kept result comes from: a kept time-machine iterate,
+        the rule's suggestion when the rule's iterate was kept, else the step the run stopped at.
+        """
+        try:
+            entry = self.results.get(entry_id)
+        except KeyError:
+            return
+        choice = self.choices.get(entry.method_id)
+        values = entry.params.to_dict() if entry.params is not None else {}
+        if not entry.extra.get("region") or choice is None or not getattr(choice.method, "iterative", False) or "iterations" not in values:
+            self._withdraw_whole_image()
+            return
+        info = entry.extra.get("info") or {}
+        step = entry.extra.get("iteration")
+        if step is None and info.get("kept") == "rule":
+            rule = values.get("stop_rule") if values.get("stop_rule") not in (None, "none") else "es-wmv"
+            step = info.get(f"suggested_iteration_{rule.removeprefix('es-')}")
+        step = int(step or entry.extra.get("final_step") or values["iterations"])
+        changes: dict[str, Any] = {"iterations": max(step, 1)}
+        for name, value in (("stop_rule", "none"), ("keep", "average")):
+            if name in values:
+                changes[name] = value
+        self._whole_plan = {"method_id": entry.method_id, "params": entry.params.replace(**changes), "seed": entry.seed, "step": step}
+        self.whole_button.setText(f"▶  Whole image, {step} iterations")
+        self.whole_button.setToolTip(
+            f"Run {choice.entry.title} on the whole image with the same settings, stopping at\n"
+            f"iteration {step}, where the region result {entry.label} comes from"
+        )
+        self.whole_button.setVisible(True)
+        self.whole_button.setEnabled(self.worker is None)
+
+    def _withdraw_whole_image(self) -> None:
+        self._whole_plan = None
+        if hasattr(self, "whole_button"):
+            self.whole_button.setVisible(False)
+
+    @Slot()
+    def run_whole_image(self) -> bool:
+        """Run the offered region result's method on the whole image, stopping where it was kept."""
+        plan = self._whole_plan
+        if plan is None:
+            return False
+        self.region_check.setChecked(False)
+        started = self.start_run(plan["method_id"], plan["params"], seed=plan["seed"])
+        if started:
+            self._withdraw_whole_image()
+        return started
 
     # ================================================================================ export
 

@@ -425,6 +425,37 @@ def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_p
     assert np.array_equal(b_image[:20], window.noisy[:20])  # outside the region: the input
 
 
+def test_region_first_then_whole_image_in_one_click(window, run_method, qtbot, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    assert not window.whole_button.isVisible()
+    window.viewer.set_region((8, 16, 40, 32))
+    window.region_check.setChecked(True)
+    dip = window.choices["dip"].method
+    run_method("dip", params=dip.Params(preset="fast", iterations=12, stop_rule="es-wmv"), seed=3)
+    region_entry = window.results.all()[-1]
+    assert region_entry.image.shape == (32, 40, 3)
+    assert window.whole_button.isVisible() and "12 iterations" in window.whole_button.text()
+
+    # A kept time-machine iterate offers its own iteration.
+    window._on_keep_iterate(7)
+    assert "7 iterations" in window.whole_button.text()
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        assert window.run_whole_image()
+    whole = window.results.all()[-1]
+    assert whole.image.shape == window.noisy.shape and not whole.extra["region"]
+    assert whole.extra["final_step"] == 7 and whole.seed == 3
+    assert whole.params.iterations == 7 and whole.params.stop_rule == "none" and whole.params.preset == "fast"
+    assert not window.whole_button.isVisible()  # the offer is used up; a whole-image result makes none
+    assert not window.region_check.isChecked()
+
+    # A new input withdraws an offer.
+    run_method("dip", params=dip.Params(preset="fast", iterations=3), region=(0, 0, 32, 32))
+    assert window.whole_button.isVisible()
+    window.add_noise("gaussian", 15.0, seed=1)
+    assert not window.whole_button.isVisible()
+
+
 def test_stop_keeps_the_output_chosen_next_to_stop(window, qtbot, small_png: Path) -> None:
     window.open_image(str(small_png))
     window.add_noise("gaussian", 25.0, seed=0)

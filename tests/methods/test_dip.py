@@ -136,7 +136,9 @@ class _Exploding(torch.nn.Module):
 
 def test_guard_restores_the_weights_when_the_loss_explodes(small_rgb: np.ndarray) -> None:
     net = _Exploding(at_call=5)
-    snaps = list(fit(_noisy(small_rgb[:32, :32]), DIPParams(iterations=6), TINY, RunContext(), network=net))
+    # rule_input="training": one forward pass per step, so call k is step k.
+    params = DIPParams(iterations=6, rule_input="training")
+    snaps = list(fit(_noisy(small_rgb[:32, :32]), params, TINY, RunContext(), network=net))
     guard = [s.step for s in snaps if "guard" in s.events]
     assert guard == [5]
     assert snaps[-1].info["guard_steps"] == [5]
@@ -149,9 +151,49 @@ def test_guard_restores_the_weights_when_the_loss_explodes(small_rgb: np.ndarray
 
 def test_without_guard_the_explosion_stays(small_rgb: np.ndarray) -> None:
     net = _Exploding(at_call=3)
-    snaps = list(fit(_noisy(small_rgb[:32, :32]), DIPParams(iterations=4, guard=False), TINY, RunContext(), network=net))
+    params = DIPParams(iterations=4, guard=False, rule_input="training")
+    snaps = list(fit(_noisy(small_rgb[:32, :32]), params, TINY, RunContext(), network=net))
     assert not any("guard" in s.events for s in snaps)
     assert float(net.net.head.bias.detach().max()) < -20
+
+
+class _Recording(torch.nn.Module):
+    """Records the outputs of its forward passes, split by whether gradients were on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = build_network(TINY, 0)
+        self.inputs: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+        self.outputs: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z)
+        self.inputs[torch.is_grad_enabled()].append(z.detach().clone())
+        self.outputs[torch.is_grad_enabled()].append(out.detach().float().clone())
+        return out
+
+
+@pytest.mark.parametrize("rule_input", ["auto", "jitter-free", "training"])
+def test_the_rules_measure_jitter_free_outputs_unless_told_otherwise(small_rgb: np.ndarray, rule_input: str) -> None:
+    net = _Recording()
+    params = DIPParams(iterations=6, variance_window=4, rule_input=rule_input, precision="float32")
+    snaps = list(fit(_noisy(small_rgb[:32, :32]), params, TINY, RunContext(), network=net))
+    jitter_free = rule_input != "training"
+    assert len(net.outputs[False]) == (6 if jitter_free else 0)
+    fed = net.outputs[not jitter_free][-4:]  # the window at step 6
+    expected = float(torch.var(torch.stack(fed), dim=0, unbiased=False).mean())
+    assert snaps[5].scalars["variance_wmv"] == pytest.approx(expected, rel=1e-5)
+    if jitter_free:
+        # The jitter-free pass sees z itself: every training input differs from it by the jitter.
+        z = net.inputs[False][0]
+        assert all(torch.equal(x, z) for x in net.inputs[False])
+        assert all(not torch.equal(x, z) for x in net.inputs[True])
+
+
+def test_without_jitter_the_rules_need_no_extra_pass(small_rgb: np.ndarray) -> None:
+    net = _Recording()
+    list(fit(_noisy(small_rgb[:32, :32]), DIPParams(iterations=3, input_noise=0.0), TINY, RunContext(), network=net))
+    assert len(net.outputs[False]) == 0 and len(net.outputs[True]) == 3
 
 
 def test_a_rule_stops_the_run_and_keep_rule_returns_its_iterate(small_rgb: np.ndarray) -> None:

@@ -13,6 +13,23 @@ multiples of ``show_every``), skips the optimiser step after restoring (the note
 applies the gradient of the bad step), and keeps the bad output out of the average and the
 stopping rules.
 
+Stopping rules and the input jitter
+-----------------------------------
+ES-WMV and ES-EMV look for the minimum of the variance of successive outputs. With the jitter
+on, the output being fitted, ``f(z + σ_p ε)``, changes from step to step mostly because ε
+changes, and that variance is flat after a few hundred steps (measured, see
+``docs/BENCHMARKS.md``), so its minimum falls anywhere. The rules are therefore fed, by default
+(``rule_input="auto"`` with ``σ_p > 0``), the jitter-free output ``f(z)`` from one extra
+forward pass without gradients per step (about a quarter more time per step); with
+``σ_p = 0`` the training output already is jitter-free (the ES-WMV paper's plain-DIP setting).
+``rule_input="training"`` feeds the jittered outputs as the ES-WMV notebook does.
+
+ES-EMV's α defaults to 0.02, not the paper's 0.1 (a deviation, measured): an exponential
+average with α has the memory of a window of about 2/α − 1 outputs, so α = 0.1 measures the
+variance of the last ~19 outputs, which is smallest in the first slow steps; α = 2/(W + 1) ≈ 0.02
+matches ES-WMV's W = 100. On two CBSD68 crops (fast preset, jitter-free input) the gap to the
+peak was 7.21 / 1.12 dB with α = 0.1 and 0.50 / 0.26 dB with α = 0.02 (``docs/BENCHMARKS.md``).
+
 Snapshot contract
 -----------------
 Every step ``t`` (1-based) yields one :class:`~denoise_studio.core.method.Snapshot` with
@@ -24,7 +41,8 @@ Every step ``t`` (1-based) yields one :class:`~denoise_studio.core.method.Snapsh
     ``psnr_noisy`` (raw output vs noisy, dB), ``psnr_noisy_avg`` (averaged output vs noisy);
     with ``ctx.reference``: ``psnr_ref`` (raw vs reference), ``psnr_ref_avg`` (averaged vs
     reference); once the rules have enough outputs: ``variance_wmv`` and ``variance_emv``
-    (per-pixel variance of the raw outputs, see :mod:`~denoise_studio.core.early_stop`).
+    (per-pixel variance of the outputs the rules measure, see "Stopping rules and the input jitter" above, and
+    :mod:`~denoise_studio.core.early_stop`).
 ``events``
     ``"guard"`` when the guard restored the previous weights at this step (that step's
     optimiser update is skipped); ``"es-wmv"`` / ``"es-emv"`` at the step where that rule
@@ -98,7 +116,8 @@ class DipLoopParams(Params):
     guard: bool = param(True, title="Divergence guard", description="restore the previous weights when PSNR vs noisy drops by more than 5 dB")
     variance_window: int = param(100, minimum=2, maximum=1000, title="ES window W", description="ES-WMV: number of recent outputs whose variance is measured (also the warm-up of ES-EMV)", advanced=True)
     patience: int = param(1000, minimum=1, maximum=20_000, step=100, title="ES patience P", description="steps without a new variance minimum before a rule stops the run", advanced=True)
-    emv_alpha: float = param(0.1, minimum=0.001, maximum=1.0, title="ES-EMV α", description="ES-EMV: weight of the newest output in the exponential moving variance", advanced=True)
+    rule_input: str = param("auto", choices=("auto", "jitter-free", "training"), title="Rule input", description="outputs the stopping rules measure: jitter-free = one extra forward pass f(z) per step; training = the jittered output being fitted; auto = jitter-free when the input jitter is on", advanced=True)
+    emv_alpha: float = param(0.02, minimum=0.001, maximum=1.0, title="ES-EMV α", description="ES-EMV: weight of the newest output in the exponential moving variance (paper: 0.1; 0.02 matches the window W = 100, see the module docstring)", advanced=True)
     precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
     compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; falls back to eager on failure)", advanced=True)
     threads: int = param(0, minimum=0, maximum=256, title="CPU threads", description="torch threads during the run (0: leave torch's setting); 1 is fastest on a busy 2-core CPU", advanced=True)
@@ -244,6 +263,10 @@ def _fit(
     last_image_time = -math.inf
     step = 0
     jitter = torch.empty_like(z)
+    jitter_free_rules = params.input_noise > 0 and params.rule_input in ("auto", "jitter-free")
+
+    def autocast() -> Any:
+        return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
     def ema(prev: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
         if prev is None or params.ema_decay == 0.0:
@@ -260,7 +283,7 @@ def _fit(
         if params.input_noise > 0:
             jitter.normal_(generator=gen)
             inp = z + params.input_noise * jitter
-        with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext():
+        with autocast():
             try:
                 out_full = forward(inp)
             except Exception:
@@ -300,16 +323,21 @@ def _fit(
                 with torch.no_grad():
                     torch._foreach_copy_(last_good, [p.detach() for p in weights])
                 psnr_last = psnr_noisy
+            out = out_full.detach()[..., rows, cols]
+            measured = out
+            if jitter_free_rules:
+                # f(z) with the weights that produced this step's output, before the update.
+                with torch.no_grad(), autocast():
+                    measured = forward(z).float()[..., rows, cols]
             if scaler is not None:
                 scaler.step(opt)
                 scaler.update()
             else:
                 opt.step()
-            out = out_full.detach()[..., rows, cols]
             raw = out
             avg = ema(avg, out)
             for rule, key in ((wmv, "es-wmv"), (emv, "es-emv")):
-                if rule.update(t, out):
+                if rule.update(t, measured):
                     suggested[key] = avg.clone()
                 if rule.should_stop and key not in events_seen:
                     events_seen.add(key)
