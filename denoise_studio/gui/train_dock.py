@@ -472,6 +472,8 @@ class TrainDock(QDockWidget):
         psnr = f", validation {result.card.validation_psnr:.2f} dB" if result.card is not None and result.card.validation_psnr is not None else ""
         how = "stopped" if result.stopped else "done"
         self.last_message = f"{self._title} {how} after {result.steps} steps{psnr}: {Path(result.weights).name}"
+        if getattr(result, "diverged", None):
+            self.last_message += f"\nTraining diverged: {result.diverged}"
         self.weights_added.emit(self._method_id, str(result.weights))
 
     @Slot(str)

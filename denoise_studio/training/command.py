@@ -210,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         trainer.close()
     result = trainer.result
+    if rank == 0 and result is not None and result.diverged:
+        print(f"training stopped: {result.diverged}", file=sys.stderr)
     if rank == 0 and result is not None and result.weights is not None and result.card is not None:
         card = result.card
         psnr = f", validation PSNR {card.validation_psnr:.2f} dB (step {card.best_step})" if card.validation_psnr is not None else ""

@@ -55,6 +55,10 @@ FIT_AFTER_STEPS = 20
 FIT_MARGIN = 0.9
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the current weights are unusable."""
+
+
 class TrainingError(ValueError):
     """Training cannot start or continue as asked (a message for the user)."""
 
@@ -111,6 +115,7 @@ class TrainResult:
     losses: list[float]
     validation: list[tuple[int, float]]
     stopped: bool
+    diverged: str | None = None  # why the run stopped early on a NaN/infinite loss
 
 
 def spec_for(method_id: str) -> tuple[NetworkSpec, str]:
@@ -259,7 +264,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss, parts = self.spec.training_loss(self.net, noisy, clean, generator)
         if not torch.isfinite(loss):
-            raise TrainingError(f"the loss became {float(loss)} at step {s + 1}; lower the learning rate")
+            raise TrainingDiverged(f"the loss became {float(loss.detach())} at step {s + 1}")
         loss.backward()
         if self.recipe.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
@@ -417,8 +422,20 @@ class Trainer:
         started = time.monotonic()
         checkpoint = self.job.checkpoint or (self.job.out.with_suffix(".ckpt") if self.job.out is not None else None)
         first_step = self.step
+        diverged: str | None = None
         while not self._should_stop(started):
-            loss, parts = self.train_step()
+            try:
+                loss, parts = self.train_step()
+            except TrainingDiverged as exc:
+                if self.world > 1:
+                    raise TrainingError(f"{exc}; lower the learning rate") from None
+                # Stop and keep the last good result: the best validated weights (and the last
+                # checkpoint, which is not overwritten with the broken weights).
+                if self.best_state is None:
+                    raise TrainingError(f"{exc} before any validation, so there are no good weights to keep; lower the learning rate") from None
+                diverged = f"{exc}; kept the best weights (step {self.best_step}, {self.best_psnr:.2f} dB); lower the learning rate to go further"
+                self.job = dataclasses.replace(self.job, keep_best=True)
+                break
             elapsed = (time.monotonic() - started) / 60.0
             done = self.step - first_step
             if self.fit_schedule and (done == FIT_AFTER_STEPS or (done > FIT_AFTER_STEPS and self.step % self.validate_every == 0)):
@@ -444,14 +461,16 @@ class Trainer:
         weights: Path | None = None
         card: ModelCard | None = None
         if self.rank == 0:
-            if not self.val_history or self.val_history[-1][0] != self.step:
+            if diverged is None and (not self.val_history or self.val_history[-1][0] != self.step):
                 self._record_validation()
-            if checkpoint is not None:
+            if checkpoint is not None and diverged is None:
                 self.save_checkpoint(checkpoint, minutes)
             if self.job.out is not None:
                 weights, card = self.write_weights(self.job.out, minutes)
         message = f"wrote {weights}" if weights is not None else "done"
-        self.result = TrainResult(weights, card, self.step, list(self.losses), list(self.val_history), stopped)
+        if diverged is not None:
+            message = f"stopped: {diverged}" + (f"; wrote {weights}" if weights is not None else "")
+        self.result = TrainResult(weights, card, self.step, list(self.losses), list(self.val_history), stopped, diverged)
         yield TrainProgress(self.step, self.total, elapsed=minutes, best_psnr=self.best_psnr, message=message, final=True)
 
     def _fit_schedule(self, elapsed_minutes: float, steps_done: int) -> None:

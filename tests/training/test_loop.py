@@ -104,6 +104,36 @@ def test_stop_request_ends_early_and_still_writes(clean_dir: Path, tmp_path: Pat
     assert (tmp_path / "w.safetensors").is_file()
 
 
+def _poison(model: torch.nn.Module) -> None:
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_and_keeps_the_last_good_weights(clean_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "w.safetensors"
+    trainer = Trainer(_job(clean_dir, steps=40, out=out, validate_every=10))
+    reports = []
+    for report in trainer.run():
+        reports.append(report)
+        if report.step == 14 and not report.final:
+            _poison(trainer.model)  # the next step's loss is NaN, as after a diverging update
+    result = trainer.result
+    assert result is not None and result.steps == 14 and result.stopped
+    assert result.diverged is not None and "step 15" in result.diverged and "step 10" in result.diverged
+    assert reports[-1].final and reports[-1].message.startswith("stopped: the loss became nan")
+    net, _ = load_network(out, DIFF_NETWORK)
+    assert all(torch.isfinite(v).all() for v in net.state_dict().values())
+    assert read_card(out).best_step == 10
+    assert torch.load(out.with_suffix(".ckpt"), weights_only=False)["step"] == 10  # not overwritten
+
+
+def test_a_nan_loss_before_any_validation_is_an_error(clean_dir: Path) -> None:
+    trainer = Trainer(_job(clean_dir, steps=40, validate_every=10))
+    _poison(trainer.model)
+    with pytest.raises(TrainingError, match="no good weights"):
+        list(trainer.run())
+
+
 def test_time_budget_fits_the_schedule(clean_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loop, "FIT_AFTER_STEPS", 2)
     trainer = Trainer(_job(clean_dir, steps=None, minutes=0.02, validate_every=1000))
