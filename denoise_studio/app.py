@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for the run of a screenshot, seconds")
     parser.add_argument("--train", metavar="ID", help="show the Train dock with this network method (with --screenshot: train first)")
     parser.add_argument("--train-data", metavar="DIR", help="folder of clean images for --train (default: self-supervised methods adapt to the image)")
+    parser.add_argument("--no-session", action="store_true", help="neither offer to restore nor keep the session on disk")
     parser.add_argument("--train-steps", type=int, default=40, metavar="N", help="steps of a --screenshot training run (default 40)")
 
 
@@ -132,9 +133,19 @@ def run(args: argparse.Namespace) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="denoise-studio-shot-")
         settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
     warm_up()
-    window = MainWindow(settings=settings, initial=None, restore_layout=not screenshot)
+    # The session is kept on disk for the interactive window only (a screenshot leaves no trace).
+    from denoise_studio.core.weights import user_data_dir
+
+    session_dir = None if screenshot or args.no_session else user_data_dir() / "session"
+    window = MainWindow(settings=settings, initial=None, restore_layout=not screenshot, session_dir=session_dir)
     try:
-        _prepare(window, args, pairs)
+        restored = False
+        if session_dir is not None and args.image is None:
+            window.show()
+            restored = window.offer_session_restore()
+        elif session_dir is not None and window.saved_session() is not None:
+            window.session_store.set_aside()  # an image named on the command line starts afresh
+        _prepare(window, args, pairs, open_image=not restored)
         freeze_startup_objects()
         if not screenshot:
             if args.method:
@@ -149,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             tmp.cleanup()
 
 
-def _prepare(window, args: argparse.Namespace, pairs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _prepare(window, args: argparse.Namespace, pairs: dict[str, str], open_image: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Size, image, noise, method, parameters and compare mode from the command line."""
     from denoise_studio.cli import UserError
     from denoise_studio.methods import get_entry
@@ -162,7 +173,7 @@ def _prepare(window, args: argparse.Namespace, pairs: dict[str, str]) -> None:  
         window.resize(width, height)
     window.show()
     source = args.image or "sample:astronaut"
-    if not window.open_image(source):
+    if open_image and not window.open_image(source):
         if args.screenshot:
             raise UserError(window.last_error or f"cannot open {source}")
         window.open_image("sample:astronaut")  # the error box stays up over a usable window

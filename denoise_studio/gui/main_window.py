@@ -59,6 +59,7 @@ from denoise_studio.core.method import Method, MethodError
 from denoise_studio.core.noise import NOISE_DESCRIPTIONS, NOISE_MODELS
 from denoise_studio.core.noise import add_noise as apply_noise
 from denoise_studio.core.params import ParamError, Params
+from denoise_studio.core.session_store import SessionStore
 from denoise_studio.core.sidecar import build_record, write_sidecar
 from denoise_studio.gui.curve_dock import CurveDock
 from denoise_studio.gui.image_viewer import ImageViewer
@@ -199,6 +200,7 @@ class MainWindow(QMainWindow):
         choices: dict[str, MethodChoice] | None = None,
         initial: str | None = SAMPLE_PREFIX + DEFAULT_SAMPLE,
         restore_layout: bool = True,
+        session_dir: Path | str | None = None,
     ) -> None:
         super().__init__()
         install_refcount_guard()  # PySide6 6.12.0 drops references to None and True
@@ -224,6 +226,11 @@ class MainWindow(QMainWindow):
         self._b_key: str | None = None
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
+        # The session on disk (None: not kept, as in screenshots and most tests).
+        self.session_store = SessionStore(session_dir) if session_dir is not None else None
+        self._session_input: dict[str, Any] = {}
+        self._session_images: dict[int, str] = {}  # result id -> its image file in the session
+        self._session_saving = True
 
         from denoise_studio.core.device import best_device
 
@@ -248,6 +255,7 @@ class MainWindow(QMainWindow):
         self.viewer.pixel_info.connect(self._on_pixel_info)
         self.viewer.region_selected.connect(self._on_region_selected)
         self.result_added.connect(self._offer_whole_image)
+        self.result_added.connect(self._save_session)
         self.setCentralWidget(self.viewer)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -582,6 +590,7 @@ class MainWindow(QMainWindow):
         self.metrics_view.clear()
         self.curve.reset()
         self._refresh_viewer(fit=True)
+        self._input_changed()
         self.image_loaded.emit(source)
         return True
 
@@ -624,6 +633,7 @@ class MainWindow(QMainWindow):
         self._update_image_label()
         self._update_baseline()
         self._refresh_viewer()
+        self._input_changed()
 
     def load_reference(self, source: str) -> bool:
         """Set a clean reference for a real noisy input (same size required)."""
@@ -647,6 +657,7 @@ class MainWindow(QMainWindow):
         self._update_image_label()
         self._update_baseline()
         self._refresh_viewer()
+        self._input_changed()
         return True
 
     # ================================================================================ viewer
@@ -738,6 +749,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_result_removed(self, entry_id: int) -> None:
+        self._session_images.pop(entry_id, None)
+        self._save_session()
         key = f"result:{entry_id}"
         if self._a_key == key:
             self._a_key = "input"
@@ -1268,6 +1281,159 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Iteration {step} kept as {entry.label}{note}", 8000)
         self.result_added.emit(entry.id)
 
+    # ========================================================================== session
+
+    def _input_changed(self) -> None:
+        """Store the new input images in the session (once each) and save it."""
+        store = self.session_store
+        if store is None or self.noisy is None:
+            return
+        record: dict[str, Any] = {
+            "source": self.source,
+            "reference_source": self.reference_source,
+            "noise": self.noise_info,
+            "bit_depth": self.input_data.bit_depth if self.input_data is not None else 8,
+            "noisy": store.store_image(store.new_image_name("input"), self.noisy),
+            "reference": None,
+        }
+        if self.reference is not None:
+            record["reference"] = store.store_image(store.new_image_name("reference"), self.reference)
+        self._session_input = record
+        self._save_session()
+
+    @Slot()
+    def _save_session(self, clean_exit: bool = False) -> None:
+        """Write the session's manifest (in the background); images are stored once each."""
+        store = self.session_store
+        if store is None or not self._session_saving or not self._session_input:
+            return
+        results = []
+        for entry in self.results.all():
+            name = self._session_images.get(entry.id)
+            if name is None:
+                name = self._session_images[entry.id] = store.store_image(store.new_image_name("result"), entry.image)
+            extra = {k: v for k, v in entry.extra.items() if k not in ("heatmap",)}
+            results.append({
+                "image": name, "method_id": entry.method_id, "method_title": entry.method_title,
+                "params": entry.params.to_dict() if entry.params is not None else None,
+                "seed": entry.seed, "device": entry.device, "elapsed": entry.elapsed, "psnr": entry.psnr,
+                "ssim": entry.ssim, "input_source": entry.input_source, "stopped_early": entry.stopped_early,
+                "created": entry.created, "extra": extra,
+            })
+        store.write_manifest({"input": self._session_input, "results": results, "clean_exit": clean_exit})
+        if store.last_error:
+            self.statusBar().showMessage(store.last_error, 8000)
+
+    def saved_session(self) -> dict[str, Any] | None:
+        """The session kept on disk by an earlier window, if any has something worth restoring."""
+        if self.session_store is None:
+            return None
+        record = self.session_store.read_manifest()
+        if record is None or not record.get("input"):
+            return None
+        source = record["input"].get("source") or ""
+        if not record.get("results") and source.startswith(SAMPLE_PREFIX) and not record["input"].get("noise"):
+            return None  # only a built-in sample was open: nothing of the user's to bring back
+        return record
+
+    def offer_session_restore(self) -> bool:
+        """Ask whether to restore the earlier session (after a crash or a restart); True if restored."""
+        record = self.saved_session()
+        if record is None:
+            return False
+        count = len(record.get("results", []))
+        source = record["input"].get("source") or "an image"
+        saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("saved", 0)))
+        how = "was closed" if record.get("clean_exit") else "did not close normally (a crash?)"
+        answer = QMessageBox.question(
+            self, "Restore the previous session?",
+            f"The previous session {how}. It had {Path(source).name} open with {count} result(s), saved {saved}.\n"
+            "Restore it? (If not, it is kept aside as session.previous in the data folder.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            return self.restore_session()
+        assert self.session_store is not None
+        self.session_store.set_aside()
+        return False
+
+    def restore_session(self) -> bool:
+        """Bring back the saved input and results; False (with a message) when there is none."""
+        store = self.session_store
+        record = self.saved_session()
+        if store is None or record is None:
+            return False
+        source_info = record["input"]
+        try:
+            noisy = store.load_image(source_info["noisy"])
+            reference = store.load_image(source_info["reference"]) if source_info.get("reference") else None
+        except (OSError, ValueError) as exc:
+            self.show_error(f"The saved session cannot be restored: {exc}", "Restore session")
+            return False
+        self._retire_run()
+        self._session_saving = False  # the restored session is what is on disk already
+        try:
+            source = source_info.get("source") or "restored image"
+            noise = source_info.get("noise")
+            original = reference if noise and reference is not None else noisy
+            self.input_data = ImageData(pixels=original, bit_depth=int(source_info.get("bit_depth") or 8), source=source)
+            self.source, self.noisy, self.reference = source, noisy, reference
+            self.reference_source = source_info.get("reference_source")
+            self.noise_info = noise
+            self._a_key, self._b_key = "input", ("reference" if reference is not None else None)
+            self._session_input = dict(source_info)
+            self.setWindowTitle(f"{Path(source).name} (restored) — {APP_NAME}")
+            self._update_image_label()
+            self._update_baseline()
+            skipped = 0
+            for item in record.get("results", []):
+                entry = self._restored_entry(store, item)
+                if entry is None:
+                    skipped += 1
+                    continue
+                self.results.add(entry)
+                self._session_images[entry.id] = item["image"]
+            self._refresh_viewer(fit=True)
+        finally:
+            self._session_saving = True
+        self._save_session()
+        note = f"; {skipped} result(s) could not be read" if skipped else ""
+        self.statusBar().showMessage(f"Session restored: {self.results.count()} result(s){note}", 10000)
+        return True
+
+    def _restored_entry(self, store: SessionStore, item: dict[str, Any]) -> ResultEntry | None:
+        try:
+            image = store.load_image(item["image"])
+        except (OSError, ValueError, KeyError):
+            return None
+        params = None
+        choice = self.choices.get(item.get("method_id", ""))
+        if choice is not None and item.get("params") is not None:
+            try:
+                params = choice.method.Params.from_dict(item["params"])  # type: ignore[union-attr]
+            except (ParamError, TypeError, ValueError):
+                params = None  # a parameter renamed since: the image and metrics still count
+        extra = dict(item.get("extra") or {})
+        if extra.get("region"):
+            extra["region"] = tuple(extra["region"])
+        region = extra.get("region")
+        noisy, reference = self.noisy, self.reference
+        if region is not None and noisy is not None:
+            x, y, w, h = region
+            noisy = noisy[y : y + h, x : x + w]
+            reference = None if reference is None else reference[y : y + h, x : x + w]
+        if reference is not None and reference.shape == image.shape:
+            extra["heatmap"], extra["heatmap_kind"] = metrics.difference(image, reference), "reference"
+        elif noisy is not None and noisy.shape == image.shape:
+            extra["heatmap"], extra["heatmap_kind"] = metrics.difference(noisy, image), "removed"
+        return ResultEntry(
+            method_id=item.get("method_id", ""), method_title=item.get("method_title", "result"), params=params,
+            image=image, seed=int(item.get("seed", 0)), device=item.get("device", "cpu"),
+            elapsed=float(item.get("elapsed", 0.0)), psnr=item.get("psnr"), ssim=item.get("ssim"),
+            input_source=item.get("input_source"), stopped_early=bool(item.get("stopped_early")),
+            extra=extra, created=float(item.get("created", time.time())),
+        )
+
     # ===================================================================== region first
 
     @Slot(int)
@@ -1575,6 +1741,10 @@ class MainWindow(QMainWindow):
         self.train_dock.wait()
         self.wait_for_retired_runs()
         self.save_settings()
+        if self.session_store is not None:
+            self._save_session(clean_exit=True)
+            self.session_store.close()
+            self.session_store = None
         super().closeEvent(event)
 
     def sizeHint(self) -> QSize:
