@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
     session_dir = None if screenshot or args.no_session else user_data_dir() / "session"
     window = MainWindow(settings=settings, initial=None, restore_layout=not screenshot, session_dir=session_dir)
+    window.confirm_costly_runs = not screenshot
     try:
         restored = False
         if session_dir is not None and args.image is None:

@@ -342,6 +342,7 @@ class DenoiseCommand:
                 raise UserError(f"--stop: method {entry.id} has no early-stopping rule")
             pairs["stop_rule"] = args.stop
         params = method.Params.from_strings(pairs, base=method.default_params(image.pixels))
+        check_cost(method, image.pixels.shape, params, args.device)
 
         ctx = RunContext(seed=args.seed, device=args.device, reference=reference)
         rows: list[dict[str, Any]] = []
@@ -457,6 +458,22 @@ def curve_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in keys})
     return buffer.getvalue()
+
+
+def check_cost(method: Any, shape: tuple[int, ...], params: Any, device: str) -> None:
+    """Refuse a run that cannot fit in memory; warn on stderr about a large or long one."""
+    from denoise_studio.core.cost import judge
+    from denoise_studio.core.device import available_memory, resolve_device
+
+    try:
+        resolved = resolve_device(device)
+        verdict = judge(method.estimate_cost(shape, params, resolved), available_memory(resolved), what=f"{method.id} on {shape[1]}×{shape[0]} pixels")
+    except Exception:  # noqa: BLE001 - an estimate is advice; the run itself reports real errors
+        return
+    if verdict.level == "refuse":
+        raise UserError(verdict.message)
+    if verdict.level == "warn":
+        print(f"warning: {verdict.message}", file=sys.stderr)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

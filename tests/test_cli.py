@@ -514,3 +514,15 @@ def test_bench_offset_slices_see_the_full_runs_noise(capsys: pytest.CaptureFixtu
     same = next(r for r in json.loads(full.read_text())["per_image"] if r["image"] == "b.png")
     assert row["psnr"] == same["psnr"]
     assert_user_error(capsys, ["bench", "--data", str(tiny_set), "--offset", "5"], "skips all 2 images")
+
+
+def test_denoise_refuses_a_run_that_cannot_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from denoise_studio.core import device as device_module
+
+    src = tmp_path / "in.png"
+    save_image(src, np.full((64, 64, 3), 0.5, np.float32))
+    monkeypatch.setattr(device_module, "available_memory", lambda device: 50 * 2**20)
+    code = main(["denoise", str(src), "-o", str(tmp_path / "out.png"), "-m", "dip", "-p", "iterations=2"])
+    err = capsys.readouterr().err
+    assert code != 0 and "needs about" in err and "cannot run" in err and "region" in err
+    assert not (tmp_path / "out.png").exists()

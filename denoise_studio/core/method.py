@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.params import Params
 from denoise_studio.core.tiling import SizeRequirements
 
@@ -130,6 +131,10 @@ class Method(Generic[P]):
     description: ClassVar[str] = ""
     iterative: ClassVar[bool] = False
     size_requirements: ClassVar[SizeRequirements] = SizeRequirements()
+    # Rough figures for :meth:`estimate_cost`: peak working memory per RGB pixel, and CPU
+    # seconds per megapixel (None: unknown) measured on the development CPU.
+    working_bytes_per_pixel: ClassVar[float] = 64.0
+    seconds_per_megapixel: ClassVar[float | None] = None
 
     def availability(self) -> str | None:
         """``None`` when the method can run here, else the reason it cannot (shown greyed)."""
@@ -142,6 +147,19 @@ class Method(Generic[P]):
     def run(self, noisy: np.ndarray, params: P, ctx: RunContext) -> Iterator[Snapshot]:
         """Denoise ``noisy`` (H×W×C float32 in [0, 1]); the last snapshot has ``final=True``."""
         raise NotImplementedError
+
+    def estimate_cost(self, shape: tuple[int, ...], params: P, device: str = "cpu") -> CostEstimate:
+        """Peak memory and time of a run on an image of ``shape`` (H, W, C), before it starts.
+
+        The default scales the class's per-pixel figures; the time is given for the CPU only.
+        """
+        pixels = int(shape[0]) * int(shape[1])
+        channels = int(shape[2]) if len(shape) > 2 else 1
+        memory = int(pixels * self.working_bytes_per_pixel * max(channels, 1) / 3) + 64 * 2**20
+        seconds = None
+        if self.seconds_per_megapixel is not None and device == "cpu":
+            seconds = self.seconds_per_megapixel * pixels / 1e6
+        return CostEstimate(memory, seconds)
 
 
 def run_to_end(

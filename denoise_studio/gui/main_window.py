@@ -231,6 +231,8 @@ class MainWindow(QMainWindow):
         self._session_input: dict[str, Any] = {}
         self._session_images: dict[int, str] = {}  # result id -> its image file in the session
         self._session_saving = True
+        # Ask before runs that need much memory or time (off in screenshots and scripted use).
+        self.confirm_costly_runs = True
 
         from denoise_studio.core.device import best_device
 
@@ -898,6 +900,8 @@ class MainWindow(QMainWindow):
             if noisy.size == 0:
                 self.show_error("The selected region is empty.")
                 return False
+        if not self._cost_is_acceptable(method, noisy.shape, params):
+            return False
         self._run_region = region
         history = None
         if getattr(method, "iterative", False):
@@ -925,6 +929,32 @@ class MainWindow(QMainWindow):
         self._set_running(True, iterative=bool(getattr(method, "iterative", False)))
         self.statusBar().showMessage(f"Running {method.title}…")
         self.worker.start()
+        return True
+
+    def _cost_is_acceptable(self, method: Method[Any], shape: tuple[int, ...], params: Params) -> bool:
+        """Estimate the run's memory and time first: refuse what cannot fit, ask about what is large."""
+        from denoise_studio.core.cost import judge
+        from denoise_studio.core.device import available_memory
+
+        try:
+            estimate = method.estimate_cost(shape, params, self.device)
+            free = available_memory(self.device)
+        except Exception:  # noqa: BLE001 - an estimate must never be the reason a run cannot start
+            return True
+        what = f"{method.title} on {shape[1]}×{shape[0]} pixels"
+        verdict = judge(estimate, free, what=what)
+        if verdict.level == "refuse":
+            self.show_error(verdict.message, "Not enough memory for this run")
+            return False
+        if verdict.level == "warn":
+            if not self.confirm_costly_runs:
+                self.statusBar().showMessage(verdict.message, 10000)
+                return True
+            answer = QMessageBox.question(
+                self, "A large run", verdict.message + "\n\nRun it anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            )
+            return answer == QMessageBox.StandardButton.Yes
         return True
 
     def is_running(self) -> bool:

@@ -76,7 +76,11 @@ def _final(image: np.ndarray, shape: tuple[int, ...], sigma: float, estimated: b
 
 
 class _Classical(Method[Any]):
-    """Shared plumbing of the one-shot classical filters."""
+    """Shared plumbing of the one-shot classical filters.
+
+    ``seconds_per_megapixel`` (for the cost estimate before a run) comes from the CBSD68 table
+    of ``docs/BENCHMARKS.md`` (481×321 images, 0.154 MP), rounded up: rough on purpose.
+    """
 
     family: ClassVar[str] = FAMILY
     iterative: ClassVar[bool] = False
@@ -109,6 +113,7 @@ class GaussianBlur(_Classical):
 
     The kernel extends to ±3 standard deviations; borders are reflected.
     """
+    seconds_per_megapixel = 0.2
 
     id, title, Params = "gaussian", "Gaussian blur", GaussianBlurParams
     description = "Low-pass filter: removes noise and detail alike."
@@ -152,6 +157,7 @@ class Median(_Classical):
     Each channel is filtered separately over a square window; borders are reflected. Computed in
     floating point, so a 16-bit input keeps its precision.
     """
+    seconds_per_megapixel = 10.0
 
     id, title, Params = "median", "Median filter", MedianParams
     description = "Median over a square window; the right tool for salt-and-pepper noise."
@@ -205,6 +211,7 @@ class Bilateral(_Classical):
 
     OpenCV's implementation: for colour, the range distance is the L1 distance over RGB.
     """
+    seconds_per_megapixel = 0.8
 
     id, title, Params = "bilateral", "Bilateral filter", BilateralParams
     description = "Edge-preserving blur weighted by both distance and intensity difference."
@@ -281,6 +288,7 @@ class NLM(_Classical):
     ``fastNlMeansDenoisingColored`` (CIELAB, separate h for luminance and colour), grayscale
     ``fastNlMeansDenoising``. OpenCV works on 8-bit images, so the input is rounded to 8 bits.
     """
+    seconds_per_megapixel = 10.0
 
     id, title, Params = "nlm", "Non-local means", NLMParams
     description = "Averages pixels whose neighbourhoods look alike, anywhere in a search window."
@@ -343,6 +351,8 @@ class BM3D(_Classical):
     Foi 2020). Colour images are transformed to an opponent colour space where the blocks are
     matched on luminance and the grouping is shared by the chrominance channels.
     """
+    seconds_per_megapixel = 150.0
+    working_bytes_per_pixel = 1024.0  # block-matching groups and their transforms
 
     id, title, Params = "bm3d", "BM3D", BM3DParams
     description = "Collaborative filtering of groups of similar blocks; the classical state of the art."
@@ -436,6 +446,7 @@ class TotalVariation(_Classical):
 
     Colour channels are regularised jointly (vectorial TV over the channel axis).
     """
+    seconds_per_megapixel = 8.0
 
     id, title, Params = "tv", "Total variation (Chambolle)", TotalVariationParams
     description = "Piecewise-smooth result: removes noise, keeps edges, flattens texture."
@@ -485,6 +496,7 @@ class Wavelet(_Classical):
     scikit-image's ``denoise_wavelet``: one soft threshold σ²/σ_X per sub-band, σ_X the
     estimated signal standard deviation of that sub-band.
     """
+    seconds_per_megapixel = 2.5
 
     id, title, Params = "wavelet", "Wavelet shrinkage (BayesShrink)", WaveletParams
     description = "Adaptive per-sub-band thresholding of wavelet coefficients."

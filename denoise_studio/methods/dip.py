@@ -27,7 +27,8 @@ import numpy as np
 
 from denoise_studio.core.method import Method, RunContext, Snapshot
 from denoise_studio.core.params import param
-from denoise_studio.methods._common.dip_loop import DipLoopParams, fit
+from denoise_studio.core.cost import CostEstimate
+from denoise_studio.methods._common.dip_loop import DipLoopParams, estimate_cost, fit
 from denoise_studio.methods._common.skip_net import SkipConfig
 
 PAPER = SkipConfig()
@@ -74,3 +75,7 @@ class DIP(Method[DIPParams]):
         preset = resolve_preset(params.preset, ctx.device)
         cfg = network_for(preset, noisy.shape[2])
         yield from fit(noisy, params, cfg, ctx, preset=preset)
+
+    def estimate_cost(self, shape: tuple[int, ...], params: DIPParams, device: str = "cpu") -> CostEstimate:
+        preset = resolve_preset(params.preset, device)
+        return estimate_cost(shape, params, network_for(preset, int(shape[2]) if len(shape) > 2 else 1), device)

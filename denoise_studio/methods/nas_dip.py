@@ -29,9 +29,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.method import MethodError, Method, RunContext, Snapshot
 from denoise_studio.core.params import param
 from denoise_studio.methods._common.dip_loop import DipLoopParams, fit
+from denoise_studio.methods._common.dip_loop import estimate_cost as dip_estimate_cost
 from denoise_studio.methods._common.skip_net import ACTIVATIONS, RESIZES, TRANSFORMS, SkipConfig
 
 NAS = SkipConfig(
@@ -105,3 +107,7 @@ class NASDIP(Method[NASDIPParams]):
         preset = resolve_preset(params.preset, ctx.device)
         cfg = network_for(params, preset, noisy.shape[2])
         yield from fit(noisy, params, cfg, ctx, preset=preset)
+
+    def estimate_cost(self, shape: tuple[int, ...], params: NASDIPParams, device: str = "cpu") -> CostEstimate:
+        preset = resolve_preset(params.preset, device)
+        return dip_estimate_cost(shape, params, network_for(params, preset, int(shape[2]) if len(shape) > 2 else 1), device)

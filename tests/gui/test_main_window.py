@@ -475,3 +475,29 @@ def test_stop_keeps_the_output_chosen_next_to_stop(window, qtbot, small_png: Pat
     assert entry.params.keep == "raw"
     assert np.allclose(entry.image, np.clip(window.noisy * 0.5, 0, 1))
     assert entry.psnr == pytest.approx(metrics.psnr(entry.image, window.reference))
+
+
+def test_a_run_that_cannot_fit_is_refused_and_a_large_one_asks(window, monkeypatch, small_png: Path) -> None:
+    from denoise_studio.core import device as device_module
+    from denoise_studio.gui import main_window as main_window_module
+
+    window.open_image(str(small_png))
+    dip = window.choices["dip"].method
+    params = dip.Params(preset="paper", iterations=50)
+    need = dip.estimate_cost(window.noisy.shape, params, "cpu").memory_bytes
+    # Too little free memory: a clear refusal, nothing starts, the window stays usable.
+    monkeypatch.setattr(device_module, "available_memory", lambda device: need // 2)
+    assert window.select_method("dip")
+    assert not window.start_run(params=params)
+    assert window.worker is None and "needs about" in (window.last_error or "") and "cannot run" in window.last_error
+    # Enough to fit but more than half of it: the user is asked, and "No" starts nothing.
+    monkeypatch.setattr(device_module, "available_memory", lambda device: int(need * 1.5))
+    asked: list[str] = []
+
+    def answer_no(*args: object, **kwargs: object) -> object:
+        asked.append(str(args[2]))
+        return main_window_module.QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(main_window_module.QMessageBox, "question", answer_no)
+    assert not window.start_run(params=params) and window.worker is None
+    assert len(asked) == 1 and "half of the free memory" in asked[0]

@@ -90,6 +90,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.early_stop import ExponentialVariance, WindowedVariance
 from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
@@ -411,6 +412,39 @@ def _fit(
         "padded_shape": [ph, pw],
     }
     yield Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
+
+
+# Measured on the development CPU at 128×128 and 512×512 (docs/BENCHMARKS.md, "Deep Image
+# Prior"): the 32-channel fast network holds about 2.2 kB of activations and gradients per
+# pixel and costs 2.0 µs of CPU per pixel and step; the 128-channel paper network 0.165 s per
+# 128×128 step, 5× the fast one. Both scale with the width roughly as width^1.16.
+_ACTIVATION_BYTES_PER_PIXEL_PER_CHANNEL = 70.0
+_SECONDS_PER_PIXEL_STEP_AT_32 = 2.0e-6
+
+
+def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig, device: str) -> CostEstimate:
+    """Peak memory and CPU time of a DIP run (no tiling: the network fits the whole image)."""
+    multiple = 2**cfg.scales
+    h, w = (-(-int(n) // multiple) * multiple for n in shape[:2])
+    channels = int(shape[2]) if len(shape) > 2 else 1
+    pixels = h * w
+    width = max(cfg.channels_down + cfg.channels_up)
+    memory = pixels * (
+        _ACTIVATION_BYTES_PER_PIXEL_PER_CHANNEL * width
+        + 4 * cfg.in_channels * 2  # z and its jitter
+        + 4 * channels * (params.variance_window + 6)  # ES-WMV's ring buffer, outputs, average
+    )
+    seconds = None
+    if device == "cpu":
+        per_step = _SECONDS_PER_PIXEL_STEP_AT_32 * (width / 32) ** 1.16 * pixels
+        if params.input_noise > 0 and params.rule_input in ("auto", "jitter-free"):
+            per_step *= 1.25
+        seconds = per_step * params.iterations
+    return CostEstimate(
+        int(memory) + 300 * 2**20,  # torch itself
+        seconds,
+        advice="Select a region and run on it first (Region only), or use the fast preset.",
+    )
 
 
 def describe(cfg: SkipConfig) -> str:

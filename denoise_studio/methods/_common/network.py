@@ -47,6 +47,7 @@ from denoise_studio.core.ensemble import RunningMoments, self_ensemble_x8
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.network import NetworkSpec
 from denoise_studio.core.params import Params, param
+from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.tiling import choose_tile_size, iter_tiled
 from denoise_studio.core.weights import ModelCard, WeightsEntry, WeightsError, find_weights, list_weights, load_network
 
@@ -218,6 +219,19 @@ class NetworkMethod(Method[NP]):
                 if isinstance(value, int):
                     width = max(width, value)
         return 8.0 * 4.0 * width
+
+    def estimate_cost(self, shape: tuple[int, ...], params: NP, device: str = "cpu") -> CostEstimate:
+        """Tiled, so the memory is a few copies of the image plus one tile's working memory."""
+        pixels = int(shape[0]) * int(shape[1])
+        channels = int(shape[2]) if len(shape) > 2 else 1
+        spec = self.spec()
+        per_pixel = float(getattr(spec, "inference_bytes_per_pixel", None) or 8.0 * 4.0 * 64)
+        tile = params.tile_size or choose_tile_size(per_pixel, available_memory(device), self.size_requirements)
+        memory = pixels * channels * 4 * 6 + min(pixels, tile * tile) * per_pixel + 300 * 2**20
+        passes = (8 if params.self_ensemble else 1) * self.ensemble_passes(params)
+        rate = getattr(spec, "seconds_per_megapixel", None)
+        seconds = rate * passes * pixels / 1e6 if rate is not None and device == "cpu" else None
+        return CostEstimate(int(memory), seconds, tiled=True, advice="Smaller tiles (Tile size) lower the memory.")
 
     # ---------------------------------------------------------------------------------- run
 
