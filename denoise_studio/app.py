@@ -69,10 +69,26 @@ def create_application(argv: Sequence[str] | None = None, offscreen: bool = Fals
         app.setApplicationName("Denoise Studio")
         app.setOrganizationName("DenoiseStudio")
         apply_theme(app)
+        _set_icon(app)
     from denoise_studio.gui.qt_compat import install_refcount_guard
 
     install_refcount_guard()
     return app
+
+
+def _set_icon(app) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QIcon
+
+    from denoise_studio.core.weights import resource_dirs
+
+    for folder in resource_dirs("icons"):
+        icon = QIcon()
+        for name in ("denoise-studio.svg", "denoise-studio-256.png"):
+            if (folder / name).is_file():
+                icon.addFile(str(folder / name))
+        if not icon.isNull():
+            app.setWindowIcon(icon)
+            return
 
 
 def warm_up() -> None:

@@ -50,15 +50,21 @@ class WeightsError(MethodError):
 # --------------------------------------------------------------------------------------------
 
 
-def shipped_dirs() -> list[Path]:
-    """Folders that hold the weights shipped with the application, existing ones only.
+def resource_dirs(kind: str) -> list[Path]:
+    """Existing folders of shipped resources of one ``kind`` (``weights``, ``icons``).
 
-    The package's own ``resources/weights`` (an installed wheel) and the source tree's
-    ``resources/weights`` (a development checkout).
+    The package's own ``resources/<kind>`` (an installed wheel, where pyproject.toml maps the
+    top-level ``resources/`` to ``denoise_studio.resources``) and the source tree's
+    ``resources/<kind>`` (a development checkout).
     """
     package = Path(__file__).resolve().parents[1]
-    candidates = [package / "resources" / "weights", package.parent / "resources" / "weights"]
+    candidates = [package / "resources" / kind, package.parent / "resources" / kind]
     return [p for p in candidates if p.is_dir()]
+
+
+def shipped_dirs() -> list[Path]:
+    """Folders that hold the weights shipped with the application, existing ones only."""
+    return resource_dirs("weights")
 
 
 def user_data_dir() -> Path:
