@@ -181,6 +181,13 @@ class TrainDock(QDockWidget):
         self.sigma_label = QLabel("σ range")
         form.addRow(self.sigma_label, sigma_row)
 
+        self.init_combo = QComboBox()
+        self.init_combo.setToolTip(
+            "Fine-tune trained weights (at a tenth of the learning rate), for example to adapt\n"
+            "the shipped weights to this image, or train from random weights"
+        )
+        form.addRow("Start from", self.init_combo)
+
         budget_row = QWidget()
         brow = QHBoxLayout(budget_row)
         brow.setContentsMargins(0, 0, 0, 0)
@@ -213,7 +220,7 @@ class TrainDock(QDockWidget):
         buttons.addWidget(self.stop_button, 1)
         buttons.addWidget(self.cancel_button, 1)
         outer.addLayout(buttons)
-        for combo in (self.method_combo, self.config_combo, self.data_combo, self.noise_combo):
+        for combo in (self.method_combo, self.config_combo, self.data_combo, self.noise_combo, self.init_combo):
             # Long item texts must not widen the dock (and with it the whole window).
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(10)
@@ -262,6 +269,7 @@ class TrainDock(QDockWidget):
             return
         self.config_combo.clear()
         self.config_combo.addItems(list(configs))
+        self._fill_init_choices(method_id)
         self.data_combo.blockSignals(True)
         self.data_combo.clear()
         kinds = (CURRENT_IMAGE, NOISY_FOLDER, CLEAN_FOLDER) if supervision == SELF_SUPERVISED else (CLEAN_FOLDER,)
@@ -276,6 +284,21 @@ class TrainDock(QDockWidget):
         )
         self.start_button.setEnabled(self.worker is None)
         self._on_data_changed(self.data_combo.currentIndex())
+
+    def _fill_init_choices(self, method_id: str) -> None:
+        """Random weights, then every weights file of this method (shipped first)."""
+        from denoise_studio.core.weights import list_weights
+
+        self.init_combo.clear()
+        self.init_combo.addItem("random weights (train from scratch)", "")
+        try:
+            entries = list_weights(method_id)
+        except Exception:  # noqa: BLE001 - an unreadable weights folder only hides the choice
+            entries = []
+        for entry in entries:
+            self.init_combo.addItem(f"{entry.name} ({entry.card.config}, fine-tune)", str(entry.path))
+        # Adapting to one image works best from trained weights: start there when there are some.
+        self.init_combo.setCurrentIndex(1 if entries else 0)
 
     @Slot(int)
     def _on_data_changed(self, _index: int) -> None:
@@ -320,8 +343,12 @@ class TrainDock(QDockWidget):
         validate_every: int | None = None,
         recipe_overrides: dict[str, Any] | None = None,
         seed: int = 0,
+        init: str | None = None,
     ) -> bool:
         """Start training (arguments left out come from the form); False with a message if not.
+
+        ``init``: weights to fine-tune (a name from the "Start from" list or a path), ``""`` for
+        random weights; left out, the form's choice.
 
         ``data``: ``"current"`` (the window's image), ``"noisy"`` or ``"clean"`` (a folder).
         ``out``: where the weights go (default: a fresh name in the user weights folder).
@@ -362,6 +389,12 @@ class TrainDock(QDockWidget):
         if steps is not None:
             self.steps_spin.setValue(int(steps))
         step_limit = self.steps_spin.value() or None
+        if init is not None:
+            index = next((i for i in range(self.init_combo.count()) if init in (self.init_combo.itemData(i), Path(str(self.init_combo.itemData(i))).stem)), -1)
+            if index < 0:
+                return self._refuse(f"No weights named {init!r} for {self.choices[method_id].entry.title}.")
+            self.init_combo.setCurrentIndex(index)
+        init_path = Path(self.init_combo.currentData()) if self.init_combo.currentData() else None
 
         try:
             if data == CURRENT_IMAGE:
@@ -388,6 +421,7 @@ class TrainDock(QDockWidget):
             f"Denoise Studio Train dock: {method_id}, config {config}, data {source.name}"
             + (f", noise {source.noise} σ {source.sigma[0]:g}–{source.sigma[1]:g}" if data == CLEAN_FOLDER else "")
             + f", {self.minutes_spin.value():g} min" + (f", {step_limit} steps" if step_limit else "")
+            + (f", fine-tuned from {init_path.name}" if init_path is not None else "")
         )
         job = TrainJob(
             method_id=method_id,
@@ -400,6 +434,7 @@ class TrainDock(QDockWidget):
             validate_every=validate_every,
             recipe_overrides=dict(recipe_overrides or {}),
             command=command,
+            init_from=init_path,
         )
         self._method_id = method_id
         self._title = f"Training {self.choices[method_id].entry.title} ({config}, {source.name})"

@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="number of steps (the schedule's length; default: the recipe's)")
     parser.add_argument("--out", metavar="FILE", help="weights file to write (.safetensors; default: the user data folder)")
     parser.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    parser.add_argument("--init", metavar="WEIGHTS", help="fine-tune: start from these weights (a name such as ap_bsn-lite, or a .safetensors path) at a tenth of the learning rate")
     parser.add_argument("--checkpoint", metavar="FILE", help="checkpoint to write at each validation (default: OUT with .ckpt)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch in each process")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -110,11 +111,24 @@ def build_job(args: argparse.Namespace) -> TrainJob:
         seed=args.seed,
         device=args.device,
         resume=Path(args.resume) if args.resume else None,
+        init_from=_initial_weights(args),
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         validate_every=args.validate_every,
         recipe_overrides=overrides,
         command=recipe_command(args, source),
     )
+
+
+def _initial_weights(args: argparse.Namespace) -> Path | None:
+    """The file ``--init`` names (a shipped or user weights name, or a path)."""
+    if not args.init:
+        return None
+    from denoise_studio.core.weights import WeightsError, find_weights
+
+    try:
+        return find_weights(args.method, args.init).path
+    except WeightsError as exc:
+        raise _user_error(f"--init: {exc}") from None
 
 
 def recipe_command(args: argparse.Namespace, source: DataSource) -> str:
@@ -125,6 +139,8 @@ def recipe_command(args: argparse.Namespace, source: DataSource) -> str:
     else:
         words += [f"--{source.kind}", str(args.noisy or args.pairs)]
     words += ["--config", args.config]
+    if getattr(args, "init", None):
+        words += ["--init", str(args.init)]
     for flag, value in (("--minutes", args.minutes), ("--steps", args.steps), ("--patch-size", args.patch_size), ("--batch-size", args.batch_size), ("--val-images", args.val_images), ("--validate-every", args.validate_every), ("--threads", args.threads)):
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]

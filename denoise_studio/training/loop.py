@@ -87,6 +87,12 @@ class TrainJob:
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     keep_best: bool = True
+    # Fine-tuning: start from these weights (same method, configuration and channels) at a tenth
+    # of the recipe's learning rate, for example to adapt shipped weights to one noisy image.
+    init_from: Path | None = None
+
+
+FINE_TUNE_LR_SCALE = 0.1
 
 
 @dataclass
@@ -171,6 +177,8 @@ class Trainer:
             recipe = dataclasses.replace(self.spec.recipe(job.config), **job.recipe_overrides)
         except TypeError as exc:
             raise TrainingError(f"bad recipe override: {exc}") from None
+        if job.init_from is not None and "learning_rate" not in job.recipe_overrides:
+            recipe = dataclasses.replace(recipe, learning_rate=recipe.learning_rate * FINE_TUNE_LR_SCALE)
         self.recipe = recipe
         self.total = int(job.steps if job.steps is not None else recipe.steps)
         if self.total < 1:
@@ -220,6 +228,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job.seed)
             self.model: nn.Module = self.spec.build(job.config, self.channels).to(device)
+        self.init_card: ModelCard | None = None
+        if job.init_from is not None:
+            self._load_initial_weights(job.init_from)
         self.net: nn.Module = self.model
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -244,6 +255,25 @@ class Trainer:
         self.result: TrainResult | None = None
         if job.resume is not None:
             self.load_checkpoint(job.resume)
+
+    def _load_initial_weights(self, path: Path) -> None:
+        """Start from trained weights: they must be this method's, configuration and channels."""
+        from denoise_studio.core.weights import WeightsError, load_state_dict
+
+        try:
+            state, card = load_state_dict(path)
+        except WeightsError as exc:
+            raise TrainingError(f"cannot start from {path}: {exc}") from None
+        if (card.method, card.config, card.channels) != (self.job.method_id, self.job.config, self.channels):
+            raise TrainingError(
+                f"cannot start from {Path(path).name}: it holds {card.method} ({card.config}, {card.channels} channels), "
+                f"not {self.job.method_id} ({self.job.config}, {self.channels} channels)"
+            )
+        try:
+            self.model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise TrainingError(f"cannot start from {Path(path).name}: {exc}") from None
+        self.init_card = card
 
     # ------------------------------------------------------------------------------ one step
 
@@ -538,7 +568,8 @@ class Trainer:
             validation_images=len(self.validation) if self.validation is not None else 0,
             best_step=self.best_step,
             limitations=str(getattr(self.spec, "limitations", "")),
-            extra={"validation_history": [[s, round(v, 3)] for s, v in self.val_history], "seed": self.job.seed},
+            extra={"validation_history": [[s, round(v, 3)] for s, v in self.val_history], "seed": self.job.seed}
+            | ({"fine_tuned_from": {"file": Path(self.job.init_from).name, "sha256": self.init_card.sha256}} if self.init_card is not None and self.job.init_from is not None else {}),
         )
         card = save_weights(out, state, card, dtype="float16" if half else "float32")
         return out, card

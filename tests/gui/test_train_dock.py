@@ -83,6 +83,9 @@ def test_adapt_to_the_current_image_writes_weights_the_picker_lists(qtbot, tiny_
     assert len(written) == 1 and written[0].name.startswith("ap_bsn-lite-")
     card = read_card(written[0])
     assert card.method == "ap_bsn" and card.steps == 3 and card.training_data == "current image"
+    # Adapting starts from the shipped weights by default (fine-tuning), not from scratch.
+    assert card.extra["fine_tuned_from"]["file"] == "ap_bsn-lite.safetensors"
+    assert "fine-tuned from ap_bsn-lite" in card.recipe_command
     assert dock.last_result.weights == written[0]
     # The curve dock got the loss of every step.
     steps, losses = window.curve.series()["loss"]
@@ -98,6 +101,16 @@ def test_adapt_to_the_current_image_writes_weights_the_picker_lists(qtbot, tiny_
     combo.setCurrentIndex(index)
     assert panel.values().weights == written[0].stem
     assert window.selector.is_enabled("ap_bsn")
+
+
+def test_start_from_lists_random_weights_and_every_weights_file(tiny_window) -> None:
+    dock = tiny_window.train_dock
+    dock.select_method("ap_bsn")
+    items = [dock.init_combo.itemData(i) for i in range(dock.init_combo.count())]
+    assert items[0] == "" and Path(items[1]).name == "ap_bsn-lite.safetensors"
+    assert dock.init_combo.currentIndex() == 1
+    assert not dock.start_training(init="no-such-weights") and "No weights named" in dock.status.text()
+    assert dock.worker is None
 
 
 def test_stop_keeps_the_weights_so_far(qtbot, tiny_window) -> None:

@@ -44,6 +44,38 @@ def test_trained_weights_default_to_the_user_folder(clean_dir: Path, _private_us
     assert [e.origin for e in method.available_weights()][-1] == "user"
 
 
+def test_adapt_shipped_weights_to_one_noisy_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from denoise_studio.core.image import save_image
+    from denoise_studio.core.noise import add_noise
+    from denoise_studio.core.weights import find_weights, load_state_dict
+    from denoise_studio.training.loop import FINE_TUNE_LR_SCALE, TrainJob, Trainer
+    from denoise_studio.training.data import NOISY, DataSource
+
+    clean = np.random.default_rng(1).random((64, 80, 3)).astype(np.float32)
+    image = tmp_path / "my photo.png"
+    save_image(image, add_noise(clean, "camera", 10.0, 0))
+    shipped = find_weights("ap_bsn", "ap_bsn-lite")
+    # The network starts from the shipped weights, at a tenth of the recipe's learning rate.
+    trainer = Trainer(TrainJob("ap_bsn", "lite", DataSource(NOISY, image), steps=1, init_from=shipped.path, recipe_overrides={"patch_size": 40, "batch_size": 2}))
+    start, _ = load_state_dict(shipped.path)
+    for name, value in trainer.model.state_dict().items():
+        if name in start:
+            assert torch.equal(value, start[name]), name
+    full = Trainer(TrainJob("ap_bsn", "lite", DataSource(NOISY, image), steps=1, recipe_overrides={"patch_size": 40, "batch_size": 2}))
+    assert trainer.recipe.learning_rate == pytest.approx(FINE_TUNE_LR_SCALE * full.recipe.learning_rate)
+
+    out = tmp_path / "adapted.safetensors"
+    args = ["train", "ap_bsn", "--noisy", str(image), "--init", "ap_bsn-lite", "--steps", "2", "--out", str(out)]
+    assert main([*args, "--patch-size", "40", "--batch-size", "2", "--threads", "1", "--quiet"]) == 0
+    card = read_card(out)
+    assert card.extra["fine_tuned_from"] == {"file": shipped.path.name, "sha256": shipped.card.sha256}
+    assert "--init ap_bsn-lite" in card.recipe_command and card.steps == 2
+    capsys.readouterr()
+    # Weights of another method are refused with a one-line message.
+    assert main(["train", "lg_bpn", "--noisy", str(image), "--init", str(shipped.path), "--steps", "1", "--quiet"]) == 2
+    assert "not 'lg_bpn'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
