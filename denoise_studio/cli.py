@@ -87,13 +87,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     implementation = _load_command(args._target)
     try:
-        return int(implementation.run(args) or 0)
+        code = int(implementation.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except _user_error_types() as exc:
         print(f"denoise-studio {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"denoise-studio {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`denoise-studio methods | head`): stop quietly, like other tools.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file: nothing will flush it at exit either
+        return 0
     except MemoryError:
         print(f"denoise-studio {args.command}: error: out of memory (try a smaller image or a tiled method)", file=sys.stderr)
         return 1

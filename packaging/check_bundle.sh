@@ -7,7 +7,8 @@ exe="$bundle/denoise-studio"
 out="$(mktemp -d)"
 export QT_QPA_PLATFORM=offscreen
 "$exe" --version
-"$exe" methods | head -n 5
+"$exe" methods > "$out/methods.txt"
+head -n 5 "$out/methods.txt"
 "$exe" denoise sample:astronaut -o "$out/astronaut-nlm.png" -m nlm --json
 test -s "$out/astronaut-nlm.png" && test -s "$out/astronaut-nlm.png.json"
 "$exe" gui sample:chelsea --method bilateral --noise-sigma 25 --screenshot "$out/window.png"

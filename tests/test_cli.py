@@ -526,3 +526,16 @@ def test_denoise_refuses_a_run_that_cannot_fit(tmp_path: Path, monkeypatch: pyte
     err = capsys.readouterr().err
     assert code != 0 and "needs about" in err and "cannot run" in err and "region" in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_closed_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["methods"]) == 0  # `denoise-studio methods | head`: no traceback, no error
+    assert capsys.readouterr().err == ""
