@@ -362,19 +362,23 @@ class ImageViewer(QWidget):
         shapes = tuple(layer.image.shape[:2] for layer in self._layers)
         panes = len(self._layers) if mode == "side" else 1
         key = (mode, panes, shapes)
+        refit = False
         if key != self._built_key:
-            self._build(mode, panes, same_size=self._built_key is not None and self._built_key[2][:1] == shapes[:1])
+            refit = not self._build(mode, panes, same_size=self._built_key is not None and self._built_key[2][:1] == shapes[:1])
             self._built_key = key
         self._paint(mode)
+        if refit:
+            self.fit()  # a new size: fit once the images are in (their bounds define the range)
         self._update_controls()
 
-    def _build(self, mode: str, panes: int, same_size: bool) -> None:
+    def _build(self, mode: str, panes: int, same_size: bool) -> bool:
+        """Lay out the panes for ``mode``; True when the previous zoom and pan were kept."""
         old_range = self.view_range() if self._panes and same_size else None
         self._remove_roi()
         self.graphics.clear()
         self._panes = []
         if not self._layers:
-            return
+            return False
         for i in range(panes):
             pane = _Pane(self._layers[i].label if i < len(self._layers) else "")
             self.graphics.addItem(pane.title, row=0, col=i)
@@ -418,10 +422,9 @@ class ImageViewer(QWidget):
             self.graphics.addItem(self._diff_bar, row=1, col=1)
         if old_range is not None:
             first.view.setRange(xRange=old_range[0], yRange=old_range[1], padding=0)
-        else:
-            first.view.autoRange(padding=0.01)
         if self.region_button.isChecked():
             self._install_roi()
+        return old_range is not None
 
     def _paint(self, mode: str) -> None:
         if not self._panes:

@@ -167,3 +167,15 @@ def test_curve_panel_plots_every_key_and_marks_events(qtbot) -> None:
     assert csv_text[4].endswith(",es-wmv")
     panel.reset()
     assert not panel.has_data() and panel.events() == []
+
+
+def test_a_new_image_size_is_fitted_once_painted(viewer, qtbot) -> None:
+    big = np.zeros((200, 300, 3), np.float32)
+    small = np.full((40, 60, 3), 0.5, np.float32)
+    viewer.set_images([("A", big), ("B", big)])
+    viewer.fit()
+    viewer.set_images([("A", small), ("B", small)])  # e.g. a region result beside its crop
+    (x0, x1), (y0, y1) = viewer.view_range()
+    # The whole 60×40 image is in view, and it fills most of the view.
+    assert x0 <= 0 and x1 >= 60 and y0 <= 0 and y1 >= 40
+    assert min(x1 - x0, (y1 - y0) * 60 / 40) < 60 * 1.5
