@@ -117,6 +117,7 @@ class ImageViewer(QWidget):
         self._built_key: tuple[object, ...] | None = None
         self._roi: pg.RectROI | None = None
         self._region: tuple[int, int, int, int] | None = None
+        self._roi_hidden = False
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -318,6 +319,20 @@ class ImageViewer(QWidget):
         else:
             self.region_selected.emit(self._region)
 
+    def set_region_hidden(self, hidden: bool) -> None:
+        """Hide the selection rectangle (kept selected) while the panes show a crop of the image.
+
+        Its coordinates are those of the whole image, so over a region result beside its crop it
+        would be drawn in the wrong place (and would widen the fitted view).
+        """
+        if hidden == self._roi_hidden:
+            return
+        self._roi_hidden = hidden
+        if hidden:
+            self._remove_roi()
+        elif self.region_button.isChecked() and self._roi is None:
+            self._install_roi()
+
     def selected_region(self) -> tuple[int, int, int, int] | None:
         """The selected rectangle ``(x, y, width, height)`` in image pixels, or ``None``."""
         return self._region
@@ -334,7 +349,7 @@ class ImageViewer(QWidget):
         return x, y, rw, rh
 
     def _install_roi(self) -> None:
-        if not self._panes or self._region is None:
+        if not self._panes or self._region is None or self._roi_hidden:
             return
         x, y, w, h = self._region
         self._roi = pg.RectROI((x, y), (w, h), pen=pg.mkPen("#ffcc33", width=2), snapSize=1, translateSnap=True, scaleSnap=True)

@@ -703,6 +703,7 @@ class MainWindow(QMainWindow):
                 (label, np.ascontiguousarray(img[y : y + h, x : x + w])) if img.shape == self.noisy.shape else (label, img)
                 for label, img in images
             ]
+        self.viewer.set_region_hidden(region is not None)
         self.viewer.set_images(images)
         if fit:
             self.viewer.fit()

@@ -408,6 +408,8 @@ def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_p
     shown = dict(window.viewer.images())
     assert np.array_equal(shown["Noisy input"], window.noisy[20:50, 10:50])  # A cropped to match
     assert window.viewer.effective_mode() == "split"
+    # The selection rectangle (whole-image coordinates) is hidden over the crop, still selected.
+    assert window.viewer._roi is None and window.viewer.selected_region() == (10, 20, 40, 30)
     out = window.export_result(entry.id, tmp_path / "region.png")
     assert json.loads(sidecar_path(out).read_text())["extra"]["region"] == [10, 20, 40, 30]
 
