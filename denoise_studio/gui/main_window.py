@@ -1486,7 +1486,7 @@ class MainWindow(QMainWindow):
         info = entry.extra.get("info") or {}
         step = entry.extra.get("iteration")
         if step is None and info.get("kept") == "rule":
-            rule = values.get("stop_rule") if values.get("stop_rule") not in (None, "none") else "es-wmv"
+            rule = values.get("stop_rule") if values.get("stop_rule") not in (None, "none") else "es-emv"
             step = info.get(f"suggested_iteration_{rule.removeprefix('es-')}")
         step = int(step or entry.extra.get("final_step") or values["iterations"])
         changes: dict[str, Any] = {"iterations": max(step, 1)}

@@ -254,3 +254,13 @@ def test_compile_failure_falls_back_to_eager(small_rgb: np.ndarray, monkeypatch:
     monkeypatch.setattr(torch, "compile", broken)
     snaps = _run(_noisy(small_rgb[:32, :32]), DIPParams(iterations=2, compile=True))
     assert snaps[0].events == ("eager",) and snaps[-1].final and snaps[-1].image is not None
+
+
+def test_keep_rule_without_a_stop_rule_returns_es_emv_suggestion(small_rgb: np.ndarray) -> None:
+    history = IterateHistory(budget_bytes=64 << 20)
+    params = DIPParams(iterations=40, keep="rule", variance_window=4, precision="float32")
+    final = _run(_noisy(small_rgb[:32, :32]), params, RunContext(history=history))[-1]
+    emv, wmv = final.info["suggested_iteration_emv"], final.info["suggested_iteration_wmv"]
+    assert final.info["kept"] == "rule" and emv is not None and emv != wmv
+    np.testing.assert_allclose(final.image, history.get(emv), atol=2e-3)  # what was on screen then
+    assert not np.allclose(final.image, history.get(wmv), atol=2e-3)

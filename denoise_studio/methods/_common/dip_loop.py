@@ -60,7 +60,7 @@ with ``step`` = the last completed step), whose
 
 ``image``
     is chosen by ``keep``: ``"average"``, ``"raw"`` (the last raw output) or ``"rule"`` (the
-    suggested iterate of the active rule, or of ES-WMV when ``stop_rule="none"``; the average
+    suggested iterate of the active rule, or of ES-EMV (``DEFAULT_RULE``) when ``stop_rule="none"``; the average
     when no rule has suggested one yet: then ``info["kept"]`` says ``"average"``);
 ``maps``
     ``"raw"``, ``"average"`` and, when a rule suggested an iterate, ``"suggested"`` (the
@@ -101,6 +101,9 @@ from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, paramet
 
 IMAGE_INTERVAL_S = 0.1  # at most ~10 image snapshots per second
 GUARD_DROP_DB = 5.0  # the notebook's threshold
+# The rule whose suggestion "keep: rule" returns when no rule was chosen to stop the run: ES-EMV
+# came closest to the peak in the benchmark (docs/BENCHMARKS.md, "Deep Image Prior").
+DEFAULT_RULE = "es-emv"
 
 
 @dataclass(frozen=True)
@@ -386,7 +389,7 @@ def _fit(
             raw = net(z).float()[..., rows, cols]
         avg = raw.clone()
 
-    rule_key = params.stop_rule if params.stop_rule != "none" else "es-wmv"
+    rule_key = params.stop_rule if params.stop_rule != "none" else DEFAULT_RULE
     maps = {"raw": to_numpy(raw), "average": to_numpy(avg)}
     if rule_key in suggested:
         maps["suggested"] = to_numpy(suggested[rule_key])
