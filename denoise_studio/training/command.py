@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="number of steps (the schedule's length; default: the recipe's)")
     parser.add_argument("--out", metavar="FILE", help="weights file to write (.safetensors; default: the user data folder)")
     parser.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    parser.add_argument("--learning-rate", type=float, metavar="LR", help="override the recipe's (peak) learning rate")
     parser.add_argument("--init", metavar="WEIGHTS", help="fine-tune: start from these weights (a name such as ap_bsn-lite, or a .safetensors path) at a tenth of the learning rate")
     parser.add_argument("--checkpoint", metavar="FILE", help="checkpoint to write at each validation (default: OUT with .ckpt)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch in each process")
@@ -101,6 +102,10 @@ def build_job(args: argparse.Namespace) -> TrainJob:
         overrides["patch_size"] = args.patch_size
     if args.batch_size:
         overrides["batch_size"] = args.batch_size
+    if args.learning_rate is not None:
+        if not args.learning_rate > 0:
+            raise _user_error("--learning-rate must be positive")
+        overrides["learning_rate"] = args.learning_rate
     return TrainJob(
         method_id=args.method,
         config=args.config,
@@ -141,7 +146,7 @@ def recipe_command(args: argparse.Namespace, source: DataSource) -> str:
     words += ["--config", args.config]
     if getattr(args, "init", None):
         words += ["--init", str(args.init)]
-    for flag, value in (("--minutes", args.minutes), ("--steps", args.steps), ("--patch-size", args.patch_size), ("--batch-size", args.batch_size), ("--val-images", args.val_images), ("--validate-every", args.validate_every), ("--threads", args.threads)):
+    for flag, value in (("--minutes", args.minutes), ("--steps", args.steps), ("--patch-size", args.patch_size), ("--batch-size", args.batch_size), ("--learning-rate", getattr(args, "learning_rate", None)), ("--val-images", args.val_images), ("--validate-every", args.validate_every), ("--threads", args.threads)):
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     if args.channels != 3:

@@ -70,6 +70,11 @@ def test_adapt_shipped_weights_to_one_noisy_image(tmp_path: Path, capsys: pytest
     card = read_card(out)
     assert card.extra["fine_tuned_from"] == {"file": shipped.path.name, "sha256": shipped.card.sha256}
     assert "--init ap_bsn-lite" in card.recipe_command and card.steps == 2
+    # --learning-rate replaces the fine-tuning rate (and any recipe's), and the card says so.
+    out2 = tmp_path / "adapted2.safetensors"
+    assert main([*args[:-1], str(out2), "--learning-rate", "0.0003", "--patch-size", "40", "--batch-size", "2", "--quiet"]) == 0
+    card2 = read_card(out2)
+    assert card2.recipe["learning_rate"] == pytest.approx(3e-4) and "--learning-rate 0.0003" in card2.recipe_command
     capsys.readouterr()
     # Weights of another method are refused with a one-line message.
     assert main(["train", "lg_bpn", "--noisy", str(image), "--init", str(shipped.path), "--steps", "1", "--quiet"]) == 2
