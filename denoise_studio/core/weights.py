@@ -384,7 +384,8 @@ def list_weights(method_id: str | None = None, include_user: bool = True) -> lis
         sources.append((user_weights_dir(), USER))
     seen: set[Path] = set()
     for folder, origin in sources:
-        files = sorted(folder.glob(f"*{WEIGHTS_SUFFIX}"))
+        # By name, so that "invdn-lite" (the default) comes before "invdn-lite-camera".
+        files = sorted(folder.glob(f"*{WEIGHTS_SUFFIX}"), key=lambda p: p.stem)
         if origin == USER:
             files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         for path in files:

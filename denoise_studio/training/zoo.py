@@ -34,11 +34,14 @@ def record_benchmark(bench_json: Path) -> list[str]:
     data = json.loads(Path(bench_json).read_text(encoding="utf-8"))
     dataset = Path(str(data.get("data", "?"))).name
     by_method: dict[str, WeightsEntry] = {}
+    by_name: dict[tuple[str, str], WeightsEntry] = {}
     for entry in shipped_entries():
         by_method.setdefault(entry.card.method, entry)  # the one `weights=auto` picks
+        by_name[(entry.card.method, entry.name)] = entry
     written = []
     for row in data.get("results", []):
-        entry = by_method.get(row["method"])
+        chosen = str((data.get("params") or {}).get(row["method"], {}).get("weights", "auto"))
+        entry = by_method.get(row["method"]) if chosen == "auto" else by_name.get((row["method"], Path(chosen).stem))
         if entry is None:
             continue
         label = f"{dataset} {row['noise']} σ{float(row['sigma']):g} ({row['images']} images)"

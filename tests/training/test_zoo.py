@@ -1,0 +1,45 @@
+"""The model zoo: benchmark figures go into the card of the weights that were benchmarked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from denoise_studio.core import weights as weights_module
+from denoise_studio.core.weights import ModelCard, list_weights, read_card, save_weights
+from denoise_studio.training import zoo
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for name in ("invdn-lite-camera", "invdn-lite"):  # written in the "wrong" order on purpose
+        save_weights(folder / f"{name}.safetensors", {"w": torch.zeros(2)}, ModelCard(method="invdn", config="lite"))
+    monkeypatch.setattr(weights_module, "shipped_dirs", lambda: [folder])
+    monkeypatch.setattr(weights_module, "user_weights_dir", lambda: tmp_path / "no user weights")
+    return folder
+
+
+def _bench(tmp_path: Path, params: dict[str, object]) -> Path:
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({
+        "data": "../shared/data/testsets/McMaster", "command": "denoise-studio bench ...", "params": {"invdn": params},
+        "results": [{"method": "invdn", "noise": "camera", "sigma": 10, "images": 4, "psnr": 30.123, "ssim": 0.9}],
+    }))
+    return path
+
+
+def test_the_default_weights_come_first_by_name(shipped: Path) -> None:
+    assert [e.name for e in list_weights("invdn")] == ["invdn-lite", "invdn-lite-camera"]
+
+
+def test_figures_go_to_the_named_weights(shipped: Path, tmp_path: Path) -> None:
+    zoo.record_benchmark(_bench(tmp_path, {"weights": "invdn-lite-camera", "samples": 4}))
+    assert read_card(shipped / "invdn-lite-camera.safetensors").benchmark == {"McMaster camera σ10 (4 images)": 30.12}
+    assert read_card(shipped / "invdn-lite.safetensors").benchmark == {}
+    zoo.record_benchmark(_bench(tmp_path, {"weights": "auto"}))
+    assert read_card(shipped / "invdn-lite.safetensors").benchmark == {"McMaster camera σ10 (4 images)": 30.12}
