@@ -40,8 +40,12 @@ class Verdict:
     message: str = ""
 
 
-def judge(estimate: CostEstimate, available_bytes: int, what: str = "This run") -> Verdict:
-    """Whether a run with ``estimate`` should start with ``available_bytes`` free."""
+def judge(estimate: CostEstimate, available_bytes: int, what: str = "This run", stoppable: bool = False) -> Verdict:
+    """Whether a run with ``estimate`` should start with ``available_bytes`` free.
+
+    ``stoppable``: the run can be stopped at any step with its result kept (Deep Image Prior),
+    so its length alone is no reason to ask; its memory still is.
+    """
     advice = f" {estimate.advice}" if estimate.advice else ""
     if estimate.memory_bytes > REFUSE_MEMORY_SHARE * available_bytes:
         return Verdict(
@@ -52,7 +56,7 @@ def judge(estimate: CostEstimate, available_bytes: int, what: str = "This run") 
     reasons = []
     if estimate.memory_bytes > WARN_MEMORY_SHARE * available_bytes:
         reasons.append(f"more than half of the free memory ({format_bytes(available_bytes)})")
-    if estimate.seconds is not None and estimate.seconds > WARN_SECONDS:
+    if estimate.seconds is not None and estimate.seconds > WARN_SECONDS and not stoppable:
         reasons.append(f"{format_seconds(estimate.seconds)}")
     if reasons:
         return Verdict("warn", f"{what} needs {estimate.describe()}: {' and '.join(reasons)}.{advice}")

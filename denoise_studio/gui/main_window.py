@@ -943,7 +943,7 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - an estimate must never be the reason a run cannot start
             return True
         what = f"{method.title} on {shape[1]}×{shape[0]} pixels"
-        verdict = judge(estimate, free, what=what)
+        verdict = judge(estimate, free, what=what, stoppable=bool(getattr(method, "iterative", False)))
         if verdict.level == "refuse":
             self.show_error(verdict.message, "Not enough memory for this run")
             return False

@@ -137,6 +137,7 @@ def window(qtbot, settings: QSettings, choices: dict[str, MethodChoice]):  # typ
     from denoise_studio.gui.main_window import MainWindow
 
     win = MainWindow(settings=settings, choices=choices)
+    win.confirm_costly_runs = False  # a modal question would block the test (tested on its own)
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()

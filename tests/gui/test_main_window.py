@@ -501,5 +501,6 @@ def test_a_run_that_cannot_fit_is_refused_and_a_large_one_asks(window, monkeypat
         return main_window_module.QMessageBox.StandardButton.No
 
     monkeypatch.setattr(main_window_module.QMessageBox, "question", answer_no)
+    window.confirm_costly_runs = True
     assert not window.start_run(params=params) and window.worker is None
     assert len(asked) == 1 and "half of the free memory" in asked[0]

@@ -15,6 +15,7 @@ from denoise_studio.gui.main_window import MainWindow
 
 def _window(qtbot, settings: QSettings, choices, session_dir: Path) -> MainWindow:  # type: ignore[no-untyped-def]
     win = MainWindow(settings=settings, choices=choices, initial=None, session_dir=session_dir)
+    win.confirm_costly_runs = False
     qtbot.addWidget(win)
     win.resize(1000, 700)
     win.show()

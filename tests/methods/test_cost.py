@@ -14,6 +14,8 @@ def test_verdicts() -> None:
     assert warn.level == "warn" and "5.0 GB" in warn.message and "half of the free memory" in warn.message
     slow = judge(CostEstimate(1 * GB, 3600.0), 8 * GB)
     assert slow.level == "warn" and "60 min" in slow.message
+    assert judge(CostEstimate(1 * GB, 3600.0), 8 * GB, stoppable=True).level == "ok"  # stop it any time
+    assert judge(CostEstimate(5 * GB, 3600.0), 8 * GB, stoppable=True).level == "warn"  # memory still counts
     refuse = judge(CostEstimate(20 * GB, None, advice="Run on a region first."), 8 * GB, what="Deep Image Prior")
     assert refuse.level == "refuse" and refuse.message.startswith("Deep Image Prior needs about 20.0 GB")
     assert "8.0 GB" in refuse.message and refuse.message.endswith("Run on a region first.")
