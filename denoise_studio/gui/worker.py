@@ -129,7 +129,60 @@ def heatmap_for(result: np.ndarray, reference: np.ndarray | None, noisy: np.ndar
     return metrics.difference(noisy, result), "removed"
 
 
-class MethodWorker(QObject):
+class _ThreadWorker(QObject):
+    """What both workers share: a QThread of their own, started once, and its state.
+
+    A subclass defines the ``finished`` signal (emitted last, exactly once, by its ``run``), sets
+    ``_done`` when ``run`` returns, and calls :meth:`_start_thread` from its ``start``.
+    """
+
+    finished: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread: QThread | None = None
+        self._done = threading.Event()
+        self._cancelled = threading.Event()
+        self._stopped = threading.Event()
+        self.points: list[CurvePoint] = []
+
+    def _start_thread(self, name: str) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a worker runs once")
+        thread = QThread()
+        thread.setObjectName(name)
+        self.moveToThread(thread)
+        thread.started.connect(self.run)
+        # quit() is thread-safe; a direct connection ends the thread's loop without waiting for
+        # the UI thread to process an event.
+        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread = thread
+        _THREADS.add(thread)
+        thread.start()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def is_running(self) -> bool:
+        """True from ``start`` until the thread has ended."""
+        return self._thread is not None and self._thread.isRunning()
+
+    def is_done(self) -> bool:
+        """True once ``run`` has returned (``finished`` was emitted)."""
+        return self._done.is_set()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the thread has ended (``msecs`` < 0: no limit); True if it has."""
+        if self._thread is None:
+            return True
+        return bool(self._thread.wait() if msecs < 0 else self._thread.wait(msecs))
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+class MethodWorker(_ThreadWorker):
     """Drive ``method.run(noisy, params, ctx)`` in a worker thread.
 
     Signals
@@ -173,28 +226,12 @@ class MethodWorker(QObject):
         self.ctx = RunContext(seed=seed, device=device, reference=self.reference, history=history)
         self._interval = 1.0 / image_rate_hz if image_rate_hz > 0 else 0.0
         self._ssim_live = ssim_live
-        self._cancelled = threading.Event()
-        self._stopped = threading.Event()
-        self._thread: QThread | None = None
-        self._done = threading.Event()
-        self.points: list[CurvePoint] = []
 
     # -- control (called from the UI thread; thread-safe) -------------------------------------
 
     def start(self) -> None:
         """Move to a new QThread and start running there."""
-        if self._thread is not None:
-            raise RuntimeError("a worker runs once")
-        thread = QThread()
-        thread.setObjectName(f"worker-{self.method.id}")
-        self.moveToThread(thread)
-        thread.started.connect(self.run)
-        # quit() is thread-safe; a direct connection ends the thread's loop without waiting for
-        # the UI thread to process an event.
-        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread = thread
-        _THREADS.add(thread)
-        thread.start()
+        self._start_thread(f"worker-{self.method.id}")
 
     def stop(self) -> None:
         """End the run early and keep its result (the method yields a final snapshot)."""
@@ -215,26 +252,6 @@ class MethodWorker(QObject):
     @property
     def paused(self) -> bool:
         return self.ctx.paused
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def is_running(self) -> bool:
-        """True from :meth:`start` until the thread has ended."""
-        return self._thread is not None and self._thread.isRunning()
-
-    def is_done(self) -> bool:
-        """True once :meth:`run` has returned (``finished`` was emitted)."""
-        return self._done.is_set()
-
-    def wait(self, msecs: int = -1) -> bool:
-        """Block until the thread has ended (``msecs`` < 0: no limit); True if it has."""
-        if self._thread is None:
-            return True
-        if msecs < 0:
-            return bool(self._thread.wait())
-        return bool(self._thread.wait(msecs))
 
     # -- the run (in the worker thread) --------------------------------------------------------
 
@@ -374,7 +391,7 @@ class TrainUpdate:
     message: str = ""
 
 
-class TrainWorker(QObject):
+class TrainWorker(_ThreadWorker):
     """Drive ``Trainer(job, stop_event).run()`` (``training/loop.py``) in a worker thread.
 
     The trainer is built in the worker thread too (it decodes the images and builds the
@@ -406,24 +423,10 @@ class TrainWorker(QObject):
         self.job = job
         self._interval = 1.0 / update_rate_hz if update_rate_hz > 0 else 0.0
         self._stop_event = threading.Event()
-        self._cancelled = threading.Event()
-        self._stopped = threading.Event()
-        self._done = threading.Event()
-        self._thread: QThread | None = None
-        self.points: list[CurvePoint] = []
 
     def start(self) -> None:
         """Move to a new QThread and start training there."""
-        if self._thread is not None:
-            raise RuntimeError("a worker runs once")
-        thread = QThread()
-        thread.setObjectName(f"train-{self.job.method_id}")
-        self.moveToThread(thread)
-        thread.started.connect(self.run)
-        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread = thread
-        _THREADS.add(thread)
-        thread.start()
+        self._start_thread(f"train-{self.job.method_id}")
 
     def stop(self) -> None:
         """End training at the next step and keep (write) the best weights so far."""
@@ -439,23 +442,8 @@ class TrainWorker(QObject):
         self._cancelled.set()
 
     @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
-
-    def is_done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, msecs: int = -1) -> bool:
-        if self._thread is None:
-            return True
-        return bool(self._thread.wait() if msecs < 0 else self._thread.wait(msecs))
 
     @Slot()
     def run(self) -> None:
