@@ -471,14 +471,14 @@ def curve_csv(rows: list[dict[str, Any]]) -> str:
 
 def check_cost(method: Any, shape: tuple[int, ...], params: Any, device: str) -> None:
     """Refuse a run that cannot fit in memory; warn on stderr about a large or long one."""
-    from denoise_studio.core.cost import judge
-    from denoise_studio.core.device import available_memory, resolve_device
+    from denoise_studio.core.cost import assess
+    from denoise_studio.core.device import DeviceError, resolve_device
 
     try:
-        resolved = resolve_device(device)
-        verdict = judge(method.estimate_cost(shape, params, resolved), available_memory(resolved), what=f"{method.id} on {shape[1]}×{shape[0]} pixels")
-    except Exception:  # noqa: BLE001 - an estimate is advice; the run itself reports real errors
-        return
+        device = resolve_device(device)
+    except DeviceError:
+        return  # the run itself says what is wrong with the device
+    verdict = assess(method, shape, params, device)
     if verdict.level == "refuse":
         raise UserError(verdict.message)
     if verdict.level == "warn":

@@ -10,6 +10,7 @@ The figures are rough on purpose (measured per-pixel rates of the development CP
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 GB = 1 << 30
 WARN_MEMORY_SHARE = 0.5  # warn when a run wants more than this share of the free memory
@@ -61,6 +62,22 @@ def judge(estimate: CostEstimate, available_bytes: int, what: str = "This run", 
     if reasons:
         return Verdict("warn", f"{what} needs {estimate.describe()}: {' and '.join(reasons)}.{advice}")
     return Verdict("ok")
+
+
+def assess(method: Any, shape: tuple[int, ...], params: Any, device: str, stoppable: bool = False) -> Verdict:
+    """Estimate ``method``'s run on an image of ``shape`` and judge it against the free memory.
+
+    Never raises: an estimate is advice, so one that fails is ``ok`` (the run reports real errors).
+    """
+    from denoise_studio.core.device import available_memory
+
+    try:
+        estimate = method.estimate_cost(shape, params, device)
+        free = available_memory(device)
+    except Exception:  # noqa: BLE001
+        return Verdict("ok")
+    what = f"{getattr(method, 'title', None) or method.id} on {shape[1]}×{shape[0]} pixels"
+    return judge(estimate, free, what=what, stoppable=stoppable)
 
 
 def format_bytes(n: float) -> str:

@@ -934,16 +934,9 @@ class MainWindow(QMainWindow):
 
     def _cost_is_acceptable(self, method: Method[Any], shape: tuple[int, ...], params: Params) -> bool:
         """Estimate the run's memory and time first: refuse what cannot fit, ask about what is large."""
-        from denoise_studio.core.cost import judge
-        from denoise_studio.core.device import available_memory
+        from denoise_studio.core.cost import assess
 
-        try:
-            estimate = method.estimate_cost(shape, params, self.device)
-            free = available_memory(self.device)
-        except Exception:  # noqa: BLE001 - an estimate must never be the reason a run cannot start
-            return True
-        what = f"{method.title} on {shape[1]}×{shape[0]} pixels"
-        verdict = judge(estimate, free, what=what, stoppable=bool(getattr(method, "iterative", False)))
+        verdict = assess(method, shape, params, self.device, stoppable=bool(getattr(method, "iterative", False)))
         if verdict.level == "refuse":
             self.show_error(verdict.message, "Not enough memory for this run")
             return False

@@ -253,6 +253,7 @@ class Trainer:
         self.elapsed_before = 0.0  # minutes of earlier runs of a resumed training
         self.processes = self.world
         self.result: TrainResult | None = None
+        self.diverged = False  # a NaN/infinite loss ended the run: the current weights are broken
         if job.resume is not None:
             self.load_checkpoint(job.resume)
 
@@ -464,7 +465,7 @@ class Trainer:
                 if self.best_state is None:
                     raise TrainingError(f"{exc} before any validation, so there are no good weights to keep; lower the learning rate") from None
                 diverged = f"{exc}; kept the best weights (step {self.best_step}, {self.best_psnr:.2f} dB); lower the learning rate to go further"
-                self.job = dataclasses.replace(self.job, keep_best=True)
+                self.diverged = True
                 break
             elapsed = (time.monotonic() - started) / 60.0
             done = self.step - first_step
@@ -534,8 +535,8 @@ class Trainer:
     # ------------------------------------------------------------------------------ output
 
     def final_state(self) -> dict[str, torch.Tensor]:
-        """The weights to ship: the best validated ones if kept, else the current ones."""
-        if self.job.keep_best and self.best_state is not None:
+        """The weights to ship: the best validated ones if kept (always after a divergence), else the current ones."""
+        if (self.job.keep_best or self.diverged) and self.best_state is not None:
             return self.best_state
         return self._state_of_eval_model()
 
