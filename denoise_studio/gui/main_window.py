@@ -230,6 +230,7 @@ class MainWindow(QMainWindow):
         self.session_store = SessionStore(session_dir) if session_dir is not None else None
         self._session_input: dict[str, Any] = {}
         self._session_images: dict[int, str] = {}  # result id -> its image file in the session
+        self._session_reference: tuple[np.ndarray | None, str | None] = (None, None)  # array, its file
         self._session_saving = True
         # Ask before runs that need much memory or time (off in screenshots and scripted use).
         self.confirm_costly_runs = True
@@ -1321,7 +1322,11 @@ class MainWindow(QMainWindow):
             "reference": None,
         }
         if self.reference is not None:
-            record["reference"] = store.store_image(store.new_image_name("reference"), self.reference)
+            stored_array, stored_name = self._session_reference
+            if self.reference is not stored_array:  # re-noising keeps the reference: write it once
+                stored_name = store.store_image(store.new_image_name("reference"), self.reference)
+                self._session_reference = (self.reference, stored_name)
+            record["reference"] = stored_name
         self._session_input = record
         self._save_session()
 
@@ -1406,6 +1411,7 @@ class MainWindow(QMainWindow):
             self.noise_info = noise
             self._a_key, self._b_key = "input", ("reference" if reference is not None else None)
             self._session_input = dict(source_info)
+            self._session_reference = (reference, source_info.get("reference"))
             self.setWindowTitle(f"{Path(source).name} (restored) — {APP_NAME}")
             self._update_image_label()
             self._update_baseline()

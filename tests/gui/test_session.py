@@ -106,3 +106,19 @@ def test_a_session_that_cannot_be_written_does_not_stop_the_work(qtbot, settings
     assert "cannot save the session" in (win.session_store.last_error or "")
     assert win.results.count() == 1
     win.close()
+
+
+def test_re_noising_stores_the_reference_once(qtbot, settings, choices, small_png: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "session"
+    win = _window(qtbot, settings, choices, folder)
+    win.open_image(str(small_png))
+    win.add_noise("gaussian", 25.0, seed=1)
+    win.session_store.flush()
+    first = json.loads((folder / MANIFEST).read_text())["input"]
+    win.add_noise("gaussian", 10.0, seed=2)
+    win.session_store.flush()
+    second = json.loads((folder / MANIFEST).read_text())["input"]
+    assert second["reference"] == first["reference"] and second["noisy"] != first["noisy"]
+    assert sorted(p.name for p in folder.glob("*.npy")) == sorted([second["reference"], second["noisy"]])
+    np.testing.assert_array_equal(SessionStore(folder).load_image(second["reference"]), win.reference)
+    win.close()
