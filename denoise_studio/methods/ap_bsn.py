@@ -30,7 +30,7 @@ from torch import nn
 from denoise_studio.core.network import SELF_SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.core.tiling import SizeRequirements
-from denoise_studio.methods._common.blind_spot import BlindSpotMethod, R3Params, r3_ensemble, sidd_paper_recipe
+from denoise_studio.methods._common.blind_spot import BlindSpotMethod, DilatedResidual, R3Params, r3_ensemble, sidd_paper_recipe
 from denoise_studio.methods._common.pixel_shuffle import pad_to_multiple, pd_down, pd_up
 
 __all__ = ["APBSN", "APBSNParams", "APBSNNet", "APBSNSpec", "BlindSpotNet", "CentralMaskedConv2d", "NETWORK"]
@@ -56,21 +56,6 @@ class CentralMaskedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
-class DilatedResidual(nn.Module):
-    """x + conv1×1(ReLU(conv3×3 dilated by d (x))): one module of a BSN branch."""
-
-    def __init__(self, channels: int, dilation: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 def _branch(channels: int, dilation: int, modules: int) -> nn.Sequential:

@@ -54,7 +54,7 @@ from torch import nn
 
 from denoise_studio.core.network import SELF_SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.tiling import SizeRequirements
-from denoise_studio.methods._common.blind_spot import BlindSpotMethod, R3Params, r3_ensemble, sidd_paper_recipe
+from denoise_studio.methods._common.blind_spot import BlindSpotMethod, DilatedResidual, R3Params, r3_ensemble, sidd_paper_recipe
 from denoise_studio.methods._common.pixel_shuffle import from_subimages, to_subimages
 
 __all__ = ["LGBPN", "LGBPNParams", "LGBPNNet", "LGBPNSpec", "DSPMC", "NETWORK", "BLIND_RADIUS"]
@@ -100,21 +100,6 @@ class DSPMC(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
-class DilatedResidual(nn.Module):
-    """x + conv1×1(ReLU(conv3×3 dilated (x))) (the local branch's module, as in AP-BSN)."""
-
-    def __init__(self, channels: int, dilation: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 class BiasFreeLayerNorm(nn.Module):

@@ -4,7 +4,7 @@ Both networks first denoise with pixel-shuffle downsampling (deterministic), the
 random-replacing refinement, R3 (Lee et al., CVPR 2022, Sec. 3.3): T passes, each of which puts a
 fraction p of the noisy pixels back and runs the network without PD. The mean of the passes is
 the result and their per-pixel spread the uncertainty map. A network used here provides
-``refine(x)`` and ``config.pd_pad``.
+``refine(x)`` and ``config.pd_pad``. Also the dilated residual module both networks build on.
 """
 
 from __future__ import annotations
@@ -22,6 +22,22 @@ from denoise_studio.core.network import SELF_SUPERVISED, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
 from denoise_studio.methods._common.pixel_shuffle import PassCache, r3_pass
+
+
+class DilatedResidual(nn.Module):
+    """x + conv1×1(ReLU(conv3×3 dilated by d (x))): one module of a BSN
+    branch (AP-BSN Sec. 3.2, Fig. 3), and of LG-BPN's local branch."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 def r3_ensemble(
