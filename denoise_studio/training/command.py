@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, choices=(1, 3), default=3, help="train a colour (3) or grey (1) network")
     parser.add_argument("--patch-size", type=int, help="override the recipe's patch size")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, only a line at each validation")
 
 
 def parse_sigma(text: str) -> tuple[float, float]:
@@ -160,6 +160,12 @@ def recipe_command(args: argparse.Namespace, source: DataSource) -> str:
     return shlex.join(words)
 
 
+def validation_line(p: TrainProgress) -> str:
+    """What ``--quiet`` still prints at each validation."""
+    best = f" (best {p.best_psnr:.2f})" if p.best_psnr is not None else ""
+    return f"step {p.step}/{p.total}  val {p.val_psnr:.2f} dB{best}  {p.elapsed:.1f} min"
+
+
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most 4 times a second."""
 
@@ -216,16 +222,21 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     bar = ProgressBar(job.minutes)
+
+    def report(progress: TrainProgress) -> None:
+        if show:
+            bar.update(progress)
+        elif rank == 0 and progress.val_psnr is not None:  # quiet (a log file): one line a validation
+            print(validation_line(progress), file=sys.stderr, flush=True)
+
     try:
         for progress in trainer.run():
-            if show:
-                bar.update(progress)
+            report(progress)
     except KeyboardInterrupt:
         # Ctrl-C once: stop at the next step and still write the best weights.
         stop.set()
         for progress in trainer.run():
-            if show:
-                bar.update(progress)
+            report(progress)
     except TrainingError as exc:
         raise _user_error(str(exc)) from None
     finally:

@@ -24,7 +24,10 @@ def test_train_writes_weights_that_the_method_loads(clean_dir: Path, tmp_path: P
     out = tmp_path / "fr.safetensors"
     code = main(["train", "formresnet", "--clean", str(clean_dir), "--sigma", "10:40", "--steps", "6", "--validate-every", "3", "--out", str(out), *TINY])
     assert code == 0
-    assert f"wrote {out}" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert f"wrote {out}" in printed.out
+    # --quiet: no bar, but one line per validation (steps 3 and 6) for a log file.
+    assert [line.split()[:2] for line in printed.err.splitlines() if " val " in line] == [["step", "3/6"], ["step", "6/6"]]
     card = read_card(out)
     assert card.method == "formresnet" and card.config == "lite" and card.steps == 6 and card.sigma == [10.0, 40.0]
     assert card.recipe_command.startswith("denoise-studio train formresnet --clean ") and "--sigma 10:40" in card.recipe_command
