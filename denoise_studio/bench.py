@@ -70,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="FILE", help="write the means (and per-image figures) as JSON")
     parser.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
+    parser.add_argument(
+        "--by-noise", action="store_true",
+        help="one table for all noise models instead of one per model: a row per noise and σ, a column per method",
+    )
+    parser.add_argument(
+        "--difference", metavar="A,B",
+        help="with --by-noise: add a column with method A's PSNR minus method B's (e.g. masked,masked_baseline)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -207,12 +215,76 @@ def markdown_tables(results: list[dict[str, Any]], noisy_rows: list[dict[str, An
     return "\n".join(out)
 
 
+def markdown_by_noise(
+    results: list[dict[str, Any]],
+    noisy_rows: list[dict[str, Any]],
+    caption: str = "",
+    difference: tuple[str, str] | None = None,
+) -> str:
+    """One table for every noise: a row per (noise model, σ), a PSNR / SSIM column per method,
+    optionally the PSNR difference of two methods, and a last row of mean seconds per image."""
+    out: list[str] = [caption, ""] if caption else []
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    keys = list(dict.fromkeys((r["noise"], r["sigma"]) for r in results))
+    cell = {(r["method"], r["noise"], r["sigma"]): r for r in results}
+    noisy = {(r["noise"], r["sigma"]): r for r in noisy_rows}
+    counts = {r["images"] for r in results}
+    uniform = len(counts) == 1
+    if uniform:
+        out += [f"{counts.pop()} images; PSNR (dB) / SSIM", ""]
+    else:
+        out += ["PSNR (dB) / SSIM, images per cell in brackets", ""]
+    extra = [f"{difference[0]} − {difference[1]}"] if difference else []
+    out.append("| Noise (σ) | noisy | " + " | ".join(methods + extra) + " |")
+    out.append("|---|---|" + "---|" * (len(methods) + len(extra)))
+
+    def text(r: dict[str, Any] | None) -> str:
+        if r is None or r["psnr"] is None:
+            return "–"
+        return f"{r['psnr']:.2f} / {r['ssim']:.3f}" + ("" if uniform else f" ({r['images']})")
+
+    for noise, sigma in keys:
+        cells = [text(noisy.get((noise, sigma)))] + [text(cell.get((m, noise, sigma))) for m in methods]
+        if difference:
+            a, b = (cell.get((m, noise, sigma)) for m in difference)
+            ok = a is not None and b is not None and a["psnr"] is not None and b["psnr"] is not None
+            cells.append(f"{a['psnr'] - b['psnr']:+.2f} dB" if ok else "–")  # type: ignore[index]
+        out.append(f"| {noise} {_format_sigma(sigma)} | " + " | ".join(cells) + " |")
+    seconds = []
+    for m in methods:
+        times = [r["seconds"] for r in results if r["method"] == m and r["seconds"] is not None]
+        seconds.append(f"{np.mean(times):.2f}" if times else "–")
+    out.append("| s / image | – | " + " | ".join(seconds + ["" for _ in extra]) + " |")
+    out.append("")
+    return "\n".join(out)
+
+
+def parse_difference(text: str | None, by_noise: bool) -> tuple[str, str] | None:
+    """``--difference A,B`` as a pair of method ids."""
+    if text is None:
+        return None
+    if not by_noise:
+        raise UserError("--difference needs --by-noise")
+    parts = [t.strip() for t in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise UserError(f"--difference {text}: expected two method ids, A,B")
+    return parts[0], parts[1]
+
+
+def render_tables(args: argparse.Namespace, results: list[dict[str, Any]], noisy_rows: list[dict[str, Any]], caption: str) -> str:
+    """The Markdown of a run or a merge, in the layout the arguments ask for."""
+    if args.by_noise:
+        return markdown_by_noise(results, noisy_rows, caption, parse_difference(args.difference, True))
+    return markdown_tables(results, noisy_rows, caption)
+
+
 def merge_runs(paths: list[str]) -> dict[str, Any]:
     """Combine the JSON outputs of several runs (per-image figures; later files win on duplicates)."""
     per_image: dict[tuple[Any, ...], dict[str, Any]] = {}
     noisy: dict[tuple[Any, ...], dict[str, Any]] = {}
     commands, machines, complete = [], [], True
     given: set[Any] = set()
+    folders: dict[str, str] = {}
     for path in paths:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -227,6 +299,15 @@ def merge_runs(paths: list[str]) -> dict[str, Any]:
             key = (row["noise"], row["sigma"])
             if key not in noisy or row["images"] > noisy[key]["images"]:
                 noisy[key] = row
+        folder = data.get("data")
+        if folder is not None:
+            folders.setdefault(Path(folder).name, path)
+            if len(folders) > 1:
+                first, other = list(folders.items())[:2]
+                raise UserError(
+                    f"--merge: {other[1]} measured {other[0]}, {first[1]} measured {first[0]}; "
+                    "images are matched by name, so merge the runs of one data set at a time"
+                )
         commands.append(data.get("command"))
         machines.append(data.get("machine"))
         given.add(data.get("sigma_given_to_methods"))
@@ -263,7 +344,7 @@ def _run_merge(args: argparse.Namespace) -> int:
         caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if flag else "no (estimated from each image)")
     if not merged["complete"]:
         caption += "\n\n**Some runs were not finished: see the image counts.**"
-    table = markdown_tables(merged["results"], merged["noisy_input"], caption)
+    table = render_tables(args, merged["results"], merged["noisy_input"], caption)
     if args.markdown:
         write_text(args.markdown, table + "\n")
     else:
@@ -272,6 +353,7 @@ def _run_merge(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    parse_difference(args.difference, args.by_noise)  # a mistake there is reported before any work
     if args.merge:
         return _run_merge(args)
     from denoise_studio.core.image import load_image
@@ -372,7 +454,7 @@ def run(args: argparse.Namespace) -> int:
             caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if give_sigma else "no (estimated from each image)")
             if not complete:
                 caption += "\n\n**Partial results: the run is not finished.**"
-            write_text(args.markdown, markdown_tables(results, noisy_rows, caption) + "\n")
+            write_text(args.markdown, render_tables(args, results, noisy_rows, caption) + "\n")
 
     # Warm-up on a small crop, so that the first image's time does not include imports and
     # one-off set-up (the bm3d library, scipy, a network's weights).
@@ -422,7 +504,7 @@ def run(args: argparse.Namespace) -> int:
 
     results = [c.summary() for c in cells.values() if c.psnr]
     if not args.json:
-        print(markdown_tables(results, [c.summary() for c in noisy_cells.values() if c.psnr]))
+        print(render_tables(args, results, [c.summary() for c in noisy_cells.values() if c.psnr], ""))
     else:
         for r in results:
             print(f"{r['method']:<12} {r['noise']} σ {_format_sigma(r['sigma']):>5}: {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}, {r['seconds']:.2f} s", file=sys.stderr)

@@ -354,6 +354,31 @@ def test_bench_limit_and_merge(capsys: pytest.CaptureFixture[str], tiny_set: Pat
     assert "(1)" in (tmp_path / "m.md").read_text()  # unequal counts are shown per cell
 
 
+def test_bench_by_noise_table(capsys: pytest.CaptureFixture[str], tiny_set: Path, tmp_path: Path) -> None:
+    runs = []
+    for noise, sigma in (("gaussian", "15,25"), ("salt-pepper", "10")):
+        runs.append(tmp_path / f"{noise}.json")
+        run_cli(capsys, "bench", "--data", str(tiny_set), "--noise", noise, "--sigma", sigma, "--methods", "median,gaussian", "--json", str(runs[-1]), "--quiet")
+    code, out, err = run_cli(capsys, "bench", "--merge", *map(str, runs), "--by-noise", "--difference", "median,gaussian")
+    assert code == 0, err
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in out.splitlines() if line.startswith("| ")}
+    assert rows["Noise (σ)"] == ["noisy", "median", "gaussian", "median − gaussian"]
+    assert list(rows)[1:] == ["gaussian 15", "gaussian 25", "salt-pepper 10", "s / image"]
+    merged = {(r["method"], r["sigma"]): r["psnr"] for r in json.loads(runs[1].read_text())["results"]}
+    diff = merged[("median", 10.0)] - merged[("gaussian", 10.0)]
+    assert rows["salt-pepper 10"][3] == f"{diff:+.2f} dB" and diff > 0  # the median is the filter for impulses
+    assert_user_error(capsys, ["bench", "--merge", str(runs[0]), "--difference", "a,b"], "--difference needs --by-noise")
+    assert_user_error(capsys, ["bench", "--merge", str(runs[0]), "--by-noise", "--difference", "a"], "two method ids")
+    # Images are matched by name: runs over two different sets are not averaged together.
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("a.png", "b.png"):
+        (other / name).write_bytes((tiny_set / name).read_bytes())
+    elsewhere = tmp_path / "elsewhere.json"
+    run_cli(capsys, "bench", "--data", str(other), "--sigma", "25", "--methods", "median", "--json", str(elsewhere), "--quiet")
+    assert_user_error(capsys, ["bench", "--merge", str(runs[0]), str(elsewhere)], "one data set at a time")
+
+
 def test_bench_pairs(capsys: pytest.CaptureFixture[str], tmp_path: Path, astronaut: np.ndarray) -> None:
     folder = tmp_path / "pairs"
     (folder / "noisy").mkdir(parents=True)
