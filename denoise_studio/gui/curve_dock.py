@@ -31,6 +31,17 @@ from denoise_studio.gui.worker import CurvePoint
 # A colour-blind-friendly cycle (Okabe–Ito) readable on a dark background.
 PALETTE = ("#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2", "#ffffff")
 EVENT_COLOURS = {"guard": "#ff5555", "es-wmv": "#f0e442", "es-emv": "#e69f00", "stop": "#ffffff"}
+# The curves every run of a kind draws keep their colour from run to run, whatever comes first.
+KEY_COLOURS = {
+    "loss": PALETTE[0],
+    "psnr_noisy": PALETTE[1],
+    "psnr_ref": PALETTE[2],
+    "psnr_validation": PALETTE[2],
+    "psnr_noisy_avg": PALETTE[3],
+    "psnr_ref_avg": PALETTE[4],
+    "variance_wmv": PALETTE[5],
+    "variance_emv": PALETTE[6],
+}
 
 PRETTY = {"loss": "loss", "psnr": "PSNR vs reference", "psnr_validation": "validation PSNR"}
 
@@ -244,7 +255,8 @@ class CurvePanel(QWidget):
     def _curve(self, key: str) -> pg.PlotDataItem:
         curve = self._curves.get(key)
         if curve is None:
-            colour = PALETTE[len(self._curves) % len(PALETTE)]
+            others = sum(1 for k in self._curves if k not in KEY_COLOURS)
+            colour = KEY_COLOURS.get(key) or PALETTE[others % len(PALETTE)]
             if key.startswith("variance"):
                 curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DotLine), name=f"{_pretty(key)} (right)")
                 self.right.addItem(curve)

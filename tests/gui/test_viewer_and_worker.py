@@ -169,6 +169,18 @@ def test_curve_panel_plots_every_key_and_marks_events(qtbot) -> None:
     assert not panel.has_data() and panel.events() == []
 
 
+def test_curve_colours_do_not_depend_on_which_key_comes_first(qtbot) -> None:
+    colours = []
+    for order in (("loss", "psnr_ref", "variance_emv"), ("variance_emv", "psnr_ref", "loss")):
+        panel = CurvePanel()
+        qtbot.addWidget(panel)
+        for key in order:
+            panel._curve(key)
+        colours.append({k: panel._curves[k].opts["pen"].color().name() for k in order})
+    assert colours[0] == colours[1]
+    assert len(set(colours[0].values())) == 3
+
+
 def test_a_new_image_size_is_fitted_once_painted(viewer, qtbot) -> None:
     big = np.zeros((200, 300, 3), np.float32)
     small = np.full((40, 60, 3), 0.5, np.float32)
