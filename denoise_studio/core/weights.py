@@ -155,7 +155,7 @@ class ModelCard:
         data = self.training_data or "unknown data"
         if self.training_images:
             data += f" ({self.training_images} images)"
-        noise = f", {self.noise} σ {'–'.join(f'{s:g}' for s in self.sigma)}" if self.noise else ""
+        noise = f", {self.noise} σ {'–'.join(dict.fromkeys(f'{s:g}' for s in self.sigma))}" if self.noise else ""
         lines.append(f"trained on {data}{noise}, {self.supervision or 'supervision unknown'}")
         lines.append(f"{self.steps} steps in {self.minutes:.1f} min on {self.device or '?'}" + (f" × {self.processes} processes" if self.processes > 1 else ""))
         if self.validation_psnr is not None:

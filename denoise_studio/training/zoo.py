@@ -20,7 +20,7 @@ HEADER = """# Shipped models
 
 Weights that Denoise Studio ships, one `.safetensors` file each with its model card (`.json`)
 beside it. This page is generated from the cards by `python -m denoise_studio.training.zoo`; the
-PSNR figures come from `denoise-studio bench` (the command is in each card's `benchmark_command`).
+PSNR figures come from `denoise-studio bench` (each figure's command is in its card's `benchmark_commands`).
 Retrain any of them with the recipe command in its card (`--config paper` for the published size).
 """
 
@@ -46,7 +46,8 @@ def record_benchmark(bench_json: Path) -> list[str]:
             continue
         label = f"{dataset} {row['noise']} σ{float(row['sigma']):g} ({row['images']} images)"
         entry.card.benchmark[label] = round(float(row["psnr"]), 2)
-        entry.card.extra["benchmark_command"] = data.get("command", "")
+        entry.card.extra.pop("benchmark_command", None)  # the old single command, for all labels
+        entry.card.extra.setdefault("benchmark_commands", {})[label] = data.get("command", "")
         entry.card.extra.setdefault("benchmark_ssim", {})[label] = round(float(row.get("ssim", float("nan"))), 4)
         write_card(entry.path, entry.card)
         written.append(f"{row['method']}: {label} = {row['psnr']:.2f} dB")
@@ -67,8 +68,11 @@ def render() -> str:
         if c.benchmark:
             lines += ["", "| benchmark | PSNR |", "|---|---|"]
             lines += [f"| {label} | {value:.2f} dB |" for label, value in c.benchmark.items()]
-            if c.extra.get("benchmark_command"):
-                lines += ["", f"Measured with `{c.extra['benchmark_command']}`."]
+            commands = list(dict.fromkeys(c.extra.get("benchmark_commands", {}).values()))
+            if len(commands) == 1:
+                lines += ["", f"Measured with `{commands[0]}`."]
+            elif commands:
+                lines += ["", "Measured with:", ""] + [f"- `{command}`" for command in commands]
         if c.notes:
             lines += ["", c.notes]
         lines += ["", f"sha256 `{c.sha256}`"]

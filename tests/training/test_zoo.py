@@ -24,10 +24,10 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _bench(tmp_path: Path, params: dict[str, object]) -> Path:
-    path = tmp_path / "bench.json"
+def _bench(tmp_path: Path, params: dict[str, object], data: str = "McMaster") -> Path:
+    path = tmp_path / f"bench-{data}.json"
     path.write_text(json.dumps({
-        "data": "../shared/data/testsets/McMaster", "command": "denoise-studio bench ...", "params": {"invdn": params},
+        "data": f"../shared/data/testsets/{data}", "command": f"denoise-studio bench --data {data}", "params": {"invdn": params},
         "results": [{"method": "invdn", "noise": "camera", "sigma": 10, "images": 4, "psnr": 30.123, "ssim": 0.9}],
     }))
     return path
@@ -43,3 +43,15 @@ def test_figures_go_to_the_named_weights(shipped: Path, tmp_path: Path) -> None:
     assert read_card(shipped / "invdn-lite.safetensors").benchmark == {}
     zoo.record_benchmark(_bench(tmp_path, {"weights": "auto"}))
     assert read_card(shipped / "invdn-lite.safetensors").benchmark == {"McMaster camera σ10 (4 images)": 30.12}
+
+
+def test_each_figure_keeps_the_command_that_measured_it(shipped: Path, tmp_path: Path) -> None:
+    zoo.record_benchmark(_bench(tmp_path, {"weights": "auto"}, data="CBSD68"))
+    zoo.record_benchmark(_bench(tmp_path, {"weights": "auto"}, data="McMaster"))
+    card = read_card(shipped / "invdn-lite.safetensors")
+    assert card.extra["benchmark_commands"] == {
+        "CBSD68 camera σ10 (4 images)": "denoise-studio bench --data CBSD68",
+        "McMaster camera σ10 (4 images)": "denoise-studio bench --data McMaster",
+    }
+    page = zoo.render()
+    assert "- `denoise-studio bench --data CBSD68`" in page and "- `denoise-studio bench --data McMaster`" in page
