@@ -498,6 +498,12 @@ class Trainer:
                 self.save_checkpoint(checkpoint, minutes)
             if self.job.out is not None:
                 weights, card = self.write_weights(self.job.out, minutes)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            # Finish together: a rank that leaves the group while rank 0 is still writing the
+            # weights can abort in gloo (seen once, as a SIGABRT, on a loaded machine).
+            dist.barrier()
         message = f"wrote {weights}" if weights is not None else "done"
         if diverged is not None:
             message = f"stopped: {diverged}" + (f"; wrote {weights}" if weights is not None else "")

@@ -135,7 +135,8 @@ def test_torchrun_two_processes_on_gloo(clean_dir: Path, tmp_path: Path) -> None
         text=True,
         timeout=600,
     )
-    assert run.returncode == 0, run.stderr[-2000:]
+    causes = [line for line in run.stderr.splitlines() if any(word in line for word in ("Error", "error:", "terminate", "what()", "Exception"))]
+    assert run.returncode == 0, "\n".join(causes[:20]) + "\n...\n" + run.stderr[-1500:]
     card = read_card(double)
     assert card.processes == 2 and card.steps == steps
     assert card.recipe_command.startswith("torchrun --nproc_per_node 2 -m denoise_studio train diffresnet")
