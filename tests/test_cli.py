@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoise_studio.cli import SUBCOMMANDS, curve_csv, main
+from denoise_studio.cli import SUBCOMMANDS, main
+from denoise_studio.commands.denoise import curve_csv
 from denoise_studio.core.image import load_image, save_image
 from denoise_studio.core.metrics import psnr
 from denoise_studio.core.noise import add_noise

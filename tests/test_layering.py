@@ -21,7 +21,7 @@ _PROBE = textwrap.dedent(
     from denoise_studio.methods import REGISTRY
     for entry in REGISTRY.values():
         entry.load()
-    import denoise_studio.bench, denoise_studio.cli
+    import denoise_studio.cli, denoise_studio.commands.bench, denoise_studio.commands.denoise, denoise_studio.commands.train
     bad = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6") or m.startswith("denoise_studio.gui"))
     print("LOADED", len(REGISTRY))
     print("QT", ",".join(bad))

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from denoise_studio.core.errors import UserError
+
 # OpenCV refuses to decode more pixels than this (a header claiming a gigapixel image is more
 # likely an attack or a corrupt file than a photograph); it must be set before cv2 is imported.
 MAX_PIXELS = 200_000_000
@@ -54,7 +56,7 @@ SAMPLES: dict[str, str] = {
 DEFAULT_SAMPLE = "astronaut"
 
 
-class ImageError(Exception):
+class ImageError(UserError):
     """An image cannot be read or written; the message is meant for the user."""
 
 

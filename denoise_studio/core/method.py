@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.params import Params
 from denoise_studio.core.tiling import SizeRequirements
@@ -23,7 +24,7 @@ P = TypeVar("P", bound=Params)
 FAMILIES = ("Classical", "Deep Image Prior", "Self-supervised", "Supervised")
 
 
-class MethodError(RuntimeError):
+class MethodError(UserError, RuntimeError):
     """A method cannot run on this input (a message for the user, not a bug)."""
 
 

@@ -13,10 +13,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from denoise_studio.core.errors import UserError
+
 P = TypeVar("P", bound="Params")
 
 
-class ParamError(ValueError):
+class ParamError(UserError, ValueError):
     """A parameter value is unknown, of the wrong type or out of its declared range."""
 
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.image import SAMPLE_PREFIX, write_text_atomically
 
 SIDECAR_SUFFIX = ".json"
@@ -25,7 +26,7 @@ SCHEMA = "denoise-studio/sidecar"
 SCHEMA_VERSION = 1
 
 
-class SidecarError(ValueError):
+class SidecarError(UserError, ValueError):
     """A sidecar file cannot be read or is not a Denoise Studio sidecar."""
 
 

@@ -97,13 +97,13 @@ def device_description(device: str) -> str:
 
 def weights_choices_for(method: Any) -> Callable[[], list[tuple[str, str, str]]] | None:
     """For a network method: a callable listing its weights for the panel's weights picker."""
-    from denoise_studio.methods._common.network import NetworkMethod, weights_card_text
+    from denoise_studio.methods import is_network, weights_choices
 
-    if not isinstance(method, NetworkMethod):
+    if not is_network(method):
         return None
 
     def choices() -> list[tuple[str, str, str]]:
-        return [(entry.name, entry.label, weights_card_text(entry)) for entry in method.available_weights()]
+        return weights_choices(method) or []
 
     return choices
 

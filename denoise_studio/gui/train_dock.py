@@ -57,9 +57,9 @@ DATA_LABELS = {
 
 def network_choices(choices: dict[str, MethodChoice]) -> dict[str, MethodChoice]:
     """The registry's network methods (loaded, whether or not they have weights yet)."""
-    from denoise_studio.methods._common.network import NetworkMethod
+    from denoise_studio.methods import is_network
 
-    return {mid: c for mid, c in choices.items() if isinstance(c.method, NetworkMethod)}
+    return {mid: c for mid, c in choices.items() if c.method is not None and is_network(c.method)}
 
 
 def supervision_of(method_id: str, config: str = "lite") -> str:

@@ -10,6 +10,8 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from denoise_studio.core.errors import UserError
+
 if TYPE_CHECKING:
     from denoise_studio.core.method import Method
 
@@ -69,7 +71,7 @@ def _build(entries: tuple[MethodEntry, ...]) -> dict[str, MethodEntry]:
 REGISTRY: dict[str, MethodEntry] = _build(_ENTRIES)
 
 
-class UnknownMethodError(KeyError):
+class UnknownMethodError(UserError, KeyError):
     """No method has this id."""
 
     def __str__(self) -> str:
@@ -87,3 +89,19 @@ def get_entry(method_id: str) -> MethodEntry:
 def create_method(method_id: str) -> Method[Any]:
     """A new instance of the method registered as ``method_id``."""
     return get_entry(method_id).create()
+
+
+def is_network(method: Method[Any]) -> bool:
+    """Whether ``method`` is a trained network (it has weights, a recipe and a Train dock entry)."""
+    from denoise_studio.methods._common.network import NetworkMethod
+
+    return isinstance(method, NetworkMethod)
+
+
+def weights_choices(method: Method[Any]) -> list[tuple[str, str, str]] | None:
+    """A network's weights as ``(name, label, card text)`` for a picker; ``None`` for other methods."""
+    from denoise_studio.methods._common.network import NetworkMethod, weights_card_text
+
+    if not isinstance(method, NetworkMethod):
+        return None
+    return [(entry.name, entry.label, weights_card_text(entry)) for entry in method.available_weights()]

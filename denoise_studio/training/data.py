@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.image import READ_FORMATS, ImageError, load_image
 from denoise_studio.core.noise import NOISE_MODELS, add_noise
 
@@ -29,7 +30,7 @@ CLEAN, NOISY, PAIRS = "clean", "noisy", "pairs"
 _CACHE: dict[tuple[str, int, int], np.ndarray] = {}
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """The training data cannot be used (a message for the user)."""
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from denoise_studio.core.device import make_generator, resolve_device
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.metrics import psnr
 from denoise_studio.core.network import SELF_SUPERVISED, SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.tiling import crop_padding, pad_to_requirements
@@ -59,7 +60,7 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: the current weights are unusable."""
 
 
-class TrainingError(ValueError):
+class TrainingError(UserError, ValueError):
     """Training cannot start or continue as asked (a message for the user)."""
 
 

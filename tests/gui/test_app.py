@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from denoise_studio.app import add_arguments, run
+from denoise_studio.commands.gui import add_arguments, run
 from denoise_studio.core.image import load_image
 
 

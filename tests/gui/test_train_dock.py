@@ -181,7 +181,7 @@ def test_closing_the_window_cancels_training(qtbot, tiny_window) -> None:
 
 
 def test_gui_command_trains_before_a_screenshot(qapp, tmp_path: Path, rng: np.random.Generator, data_dir: Path) -> None:
-    from denoise_studio.app import add_arguments, run
+    from denoise_studio.commands.gui import add_arguments, run
     from denoise_studio.core.image import load_image
     import argparse
 
@@ -200,7 +200,7 @@ def test_gui_command_trains_before_a_screenshot(qapp, tmp_path: Path, rng: np.ra
     assert load_image(out).width == 1100
     assert _user_weights() == []  # a screenshot's weights go to a throw-away folder
     bad = parser.parse_args([str(small), "--screenshot", str(out), "--train", "nlm"])
-    from denoise_studio.cli import UserError
+    from denoise_studio.core.errors import UserError
 
     with pytest.raises(UserError, match="not a network method"):
         run(bad)

@@ -15,7 +15,7 @@ from denoise_studio.cli import main
 from denoise_studio.core.method import RunContext, run_to_end
 from denoise_studio.core.weights import read_card
 from denoise_studio.methods import create_method
-from denoise_studio.training.command import parse_sigma
+from denoise_studio.commands.train import parse_sigma
 
 TINY = ["--patch-size", "24", "--batch-size", "4", "--threads", "1", "--quiet"]
 

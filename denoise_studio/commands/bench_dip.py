@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from denoise_studio.core.errors import UserError
+
 SECTION = "## Deep Image Prior"
 DEFAULT_DATA = "../shared/data/testsets/CBSD68"
 
@@ -82,7 +84,6 @@ def load_crops(folder: str, count: int, size: int, sigma: float, seed: int, offs
     """(name, clean, noisy) for the first ``count`` images of ``folder`` (sorted by name).
 
     ``offset`` skips the first images; image ``i`` always gets noise seed ``seed + i``."""
-    from denoise_studio.cli import UserError
     from denoise_studio.core.image import load_image
     from denoise_studio.core.noise import add_noise
 
@@ -566,7 +567,6 @@ def run(args: argparse.Namespace) -> int:
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     unknown = parts - {"speed", "quality", "fast", "memory"}
     if unknown:
-        from denoise_studio.cli import UserError
 
         raise UserError(f"unknown part(s): {', '.join(sorted(unknown))}")
     path = Path(args.json_path)

@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from denoise_studio.cli import Progress, UserError, check_text_output, jsonable, parse_key_values, write_text
+from denoise_studio.commands.common import Progress, check_text_output, jsonable, parse_key_values, write_text
+from denoise_studio.core.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 CLASSICAL_ALIASES = ("classical", "all-classical")

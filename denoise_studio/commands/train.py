@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.device import DeviceError
 from denoise_studio.core.noise import NOISE_MODELS
 from denoise_studio.core.weights import default_user_weights_path
@@ -67,8 +68,6 @@ def parse_sigma(text: str) -> tuple[float, float]:
 
 
 def _user_error(message: str) -> Exception:
-    from denoise_studio.cli import UserError
-
     return UserError(message)
 
 

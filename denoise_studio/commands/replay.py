@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.image import ImageError, load_image, save_image
 from denoise_studio.core.method import RunContext, run_to_end
 from denoise_studio.core.noise import add_noise
 from denoise_studio.core.sidecar import SidecarError, read_sidecar, sidecar_path
 
 
-class ReplayError(Exception):
+class ReplayError(UserError):
     """The sidecar cannot be replayed (its input is gone, its weights changed, ...)."""
 
 
@@ -82,8 +83,6 @@ def _exported_image(sidecar: Path) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from denoise_studio.cli import UserError
-
     given = Path(args.sidecar)
     try:
         record = read_sidecar(given)

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from denoise_studio.core.errors import UserError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="noisy image file, or sample:NAME")
@@ -39,7 +41,6 @@ def output_paths(output: str | Path, count: int) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from denoise_studio.cli import UserError
     from denoise_studio.core.image import load_image, save_image
     from denoise_studio.core.method import RunContext, run_to_end
     from denoise_studio.methods.invdn import DENOISE, GENERATE, InvDN, noise_statistics

@@ -6,7 +6,7 @@ available) and, on the UI thread, a 10 ms QTimer that records the time between i
 window paints every live update it receives (viewer, metrics, heatmap, curve), as in normal use.
 A first phase with no run measures the machine's own jitter (other processes share the CPU).
 
-    python3 -m denoise_studio.bench_ui [--seconds 30] [--idle 5] [--method dip] [--markdown]
+    python3 tools/bench_ui.py [--seconds 30] [--idle 5] [--method dip] [--markdown]
 
 Target (issue 3): largest gap under 100 ms on the 2-core development machine.
 """
@@ -91,7 +91,7 @@ def measure(
     seconds: float, idle: float, method_id: str, size: int = 256, freeze: bool = True, pairs: dict[str, str] | None = None,
 ) -> dict[str, object]:
     """Run the benchmark; return the figures (gaps in ms)."""
-    from denoise_studio.app import create_application, freeze_startup_objects, warm_up
+    from denoise_studio.gui.application import create_application, freeze_startup_objects, warm_up
 
     app = create_application(offscreen=True)
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
@@ -211,7 +211,7 @@ def _niceness() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m denoise_studio.bench_ui", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python3 tools/bench_ui.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the measured run (default 30)")
     parser.add_argument("--idle", type=float, default=5.0, help="idle measurement before the run (default 5)")
     parser.add_argument("--method", default="dip", help="iterative method to run (default dip)")

@@ -1,0 +1,155 @@
+"""``denoise-studio denoise IN -o OUT -m METHOD [-p key=value ...] [--reference CLEAN]``: one method, one image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from denoise_studio.commands.common import (
+    Progress, check_cost, check_output_path, check_text_output, jsonable, parse_key_values, shape_text, write_text,
+)
+from denoise_studio.core.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="noisy image file, or sample:NAME")
+    parser.add_argument("-o", "--output", required=True, help="where to write the result (PNG, TIFF, JPEG, BMP, WebP)")
+    parser.add_argument("-m", "--method", required=True, help="method id (see `denoise-studio methods`)")
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="set a parameter (repeatable); 'none' or 'auto' empties an optional one",
+    )
+    parser.add_argument("--reference", help="clean image to measure PSNR/SSIM against (never used by the method)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    parser.add_argument("--device", default="cpu", help="torch device for network methods: cpu, cuda, cuda:1, mps (default cpu)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
+    parser.add_argument("--stop", metavar="RULE", help="early-stopping rule of an iterative method (sets its stop_rule parameter)")
+    parser.add_argument("--curve", metavar="CSV", help="write one row per snapshot: step, loss and every scalar reported")
+    parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+
+def run(args: argparse.Namespace) -> int:
+    from denoise_studio.core.image import load_image, save_image
+    from denoise_studio.core.method import RunContext, Snapshot, run_to_end
+    from denoise_studio.core.metrics import psnr, ssim
+    from denoise_studio.core.sidecar import build_record, write_sidecar
+    from denoise_studio.methods import get_entry
+
+    entry = get_entry(args.method)
+    out = check_output_path(args.output, args.input, args.reference)
+    if args.curve:
+        check_text_output(args.curve, args.input, args.reference, args.output)
+    image = load_image(args.input)
+    reference = None
+    if args.reference:
+        reference = load_image(args.reference).pixels
+        if reference.shape != image.pixels.shape:
+            raise UserError(
+                f"the reference is {shape_text(reference.shape)} but the input is {shape_text(image.pixels.shape)}"
+            )
+    method = entry.create()
+    reason = method.availability()
+    if reason is not None:
+        raise UserError(f"{entry.id} cannot run here: {reason}")
+    pairs = parse_key_values(args.param)
+    if args.stop is not None:
+        names = {spec.name for spec in method.Params.specs()}
+        if "stop_rule" not in names:
+            raise UserError(f"--stop: method {entry.id} has no early-stopping rule")
+        pairs["stop_rule"] = args.stop
+    params = method.Params.from_strings(pairs, base=method.default_params(image.pixels))
+    check_cost(method, image.pixels.shape, params, args.device)
+
+    ctx = RunContext(seed=args.seed, device=args.device, reference=reference)
+    rows: list[dict[str, Any]] = []
+    progress = Progress(enabled=not args.quiet and not args.json, label=entry.id)
+
+    def on_snapshot(snap: Snapshot) -> None:
+        if snap.final and rows and snap.loss is None and not snap.scalars and not snap.events:
+            return  # an iterative method's result: no new point on its curve
+        row: dict[str, Any] = {"step": snap.step, "loss": snap.loss}
+        row.update(snap.scalars)
+        if snap.events:
+            row["events"] = ";".join(snap.events)
+        rows.append(row)
+        if snap.total > 1:
+            progress.update(snap.step, snap.total)
+
+    # Methods satisfy their own size requirements (core.tiling pads and crops inside them), so
+    # the command line, the window and `replay` hand every method the same unpadded image.
+    started = time.perf_counter()
+    final = run_to_end(method, image.pixels, params, ctx, on_snapshot=on_snapshot)
+    seconds = time.perf_counter() - started
+    progress.close()
+    assert final.image is not None
+    result = final.image
+    if result.shape != image.pixels.shape:
+        raise UserError(f"{entry.id} returned an image of shape {result.shape} for an input of {image.pixels.shape}")
+
+    metrics: dict[str, Any] = {"seconds": seconds}
+    if reference is not None:
+        metrics["psnr"] = psnr(result, reference)
+        metrics["ssim"] = ssim(result, reference)
+        metrics.update(peak_metrics(rows))
+
+    save_image(out, result, bit_depth=image.bit_depth, alpha=image.alpha, protected=(image.source, args.reference))
+    info = dict(final.info)
+    weights = info.get("weights") if isinstance(info.get("weights"), dict) else None
+    record = build_record(
+        input_path=args.input, method_id=entry.id, params=params.to_dict(), seed=args.seed, device=args.device,
+        metrics=metrics, weights=weights,
+        extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info},
+    )
+    try:
+        sidecar = write_sidecar(out, record)
+    except OSError as exc:
+        raise UserError(f"the result was written but its sidecar was not: {exc}") from None
+    if args.curve:
+        write_text(args.curve, curve_csv(rows))
+
+    if args.json:
+        report: dict[str, Any] = dict(info)
+        report.update(method=entry.id, params=params.to_dict(), output=str(out), sidecar=str(sidecar), **metrics)
+        print(json.dumps(jsonable(report), ensure_ascii=False))
+    elif not args.quiet:
+        quality = f", PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f}" if reference is not None else ""
+        print(f"wrote {out} ({entry.id}, {seconds:.2f} s{quality})", file=sys.stderr)
+    return 0
+
+
+def peak_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Peak PSNR against the reference along the curve, and where it was reached.
+
+    An iterative method that reports both its raw and its averaged output (DIP: ``psnr_ref`` and
+    ``psnr_ref_avg``) keeps the averaged one by default, so ``peak_psnr`` follows that curve and
+    ``peak_psnr_raw`` the raw one.
+    """
+    out: dict[str, Any] = {}
+    curves = (("psnr_ref_avg", ""), ("psnr_ref", "_raw")) if any("psnr_ref_avg" in r for r in rows) else (("psnr_ref", ""),)
+    for key, suffix in curves:
+        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            step, best = max(points, key=lambda item: item[1])
+            out[f"peak_psnr{suffix}"] = best
+            out[f"peak_iteration{suffix}"] = step
+    return out
+
+
+def curve_csv(rows: list[dict[str, Any]]) -> str:
+    """One CSV row per snapshot: step, loss, then every scalar key seen (in order of appearance)."""
+    import csv
+    import io
+
+    keys: list[str] = ["step", "loss"]
+    for row in rows:
+        for key in row:
+            if key not in keys:
+                keys.append(key)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in keys})
+    return buffer.getvalue()
