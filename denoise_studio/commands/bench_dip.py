@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from denoise_studio.core.curves import ES_EMV, ES_WMV, PSNR_REF, PSNR_REF_AVG, suggestion_key
 from denoise_studio.core.errors import UserError
 
 SECTION = "## Deep Image Prior"
@@ -276,8 +277,8 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
         if snap.final:
             final = snap
             break
-        psnr_avg.append(snap.scalars.get("psnr_ref_avg", math.nan))
-        psnr_raw.append(snap.scalars.get("psnr_ref", math.nan))
+        psnr_avg.append(snap.scalars.get(PSNR_REF_AVG, math.nan))
+        psnr_raw.append(snap.scalars.get(PSNR_REF, math.nan))
         elapsed.append(time.perf_counter() - started)
         for e in snap.events:
             events.setdefault(e, snap.step)
@@ -292,8 +293,8 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
         "events": events,
         "variance_wmv": variances.get("variance_wmv", []),
         "variance_emv": variances.get("variance_emv", []),
-        "suggested_wmv": final.info["suggested_iteration_wmv"],
-        "suggested_emv": final.info["suggested_iteration_emv"],
+        "suggested_wmv": final.info[suggestion_key(ES_WMV)],
+        "suggested_emv": final.info[suggestion_key(ES_EMV)],
         "guard_steps": final.info["guard_steps"],
         "precision": final.info["precision"],
         "network": final.info["network"],

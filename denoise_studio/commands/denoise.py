@@ -11,6 +11,7 @@ from typing import Any
 from denoise_studio.commands.common import (
     Progress, check_cost, check_output_path, check_text_output, jsonable, parse_key_values, shape_text, write_text,
 )
+from denoise_studio.core.curves import LOSS, PSNR_REF, PSNR_REF_AVG
 from denoise_studio.core.errors import UserError
 
 
@@ -127,8 +128,8 @@ def peak_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ``peak_psnr_raw`` the raw one.
     """
     out: dict[str, Any] = {}
-    curves = (("psnr_ref_avg", ""), ("psnr_ref", "_raw")) if any("psnr_ref_avg" in r for r in rows) else (("psnr_ref", ""),)
-    for key, suffix in curves:
+    averaged = any(PSNR_REF_AVG in r for r in rows)
+    for key, suffix in ((PSNR_REF_AVG, ""), (PSNR_REF, "_raw")) if averaged else ((PSNR_REF, ""),):
         points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
         if points:
             step, best = max(points, key=lambda item: item[1])
@@ -142,7 +143,7 @@ def curve_csv(rows: list[dict[str, Any]]) -> str:
     import csv
     import io
 
-    keys: list[str] = ["step", "loss"]
+    keys: list[str] = ["step", LOSS]
     for row in rows:
         for key in row:
             if key not in keys:

@@ -24,11 +24,14 @@ from typing import Any
 
 import torch
 
+from denoise_studio.core.curves import ES_EMV, ES_WMV
+
 
 def _as_tensor(x: Any) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach()
     return torch.as_tensor(x)
+
 
 
 class _Rule:
@@ -93,7 +96,7 @@ class WindowedVariance(_Rule):
         P, how many steps without a new minimum end the run (paper: 1000).
     """
 
-    name = "es-wmv"
+    name = ES_WMV
 
     def __init__(self, window: int = 100, patience: int = 1000) -> None:
         super().__init__(patience)
@@ -128,7 +131,7 @@ class ExponentialVariance(_Rule):
     ``v`` starts at zero and would otherwise make step 1 the best.
     """
 
-    name = "es-emv"
+    name = ES_EMV
 
     def __init__(self, alpha: float = 0.1, patience: int = 1000, warmup: int = 100) -> None:
         super().__init__(patience)
@@ -157,8 +160,8 @@ class ExponentialVariance(_Rule):
 
 def make_rule(name: str, window: int = 100, patience: int = 1000, alpha: float = 0.1) -> WindowedVariance | ExponentialVariance:
     """The rule called ``"es-wmv"`` or ``"es-emv"``."""
-    if name == "es-wmv":
+    if name == ES_WMV:
         return WindowedVariance(window, patience)
-    if name == "es-emv":
+    if name == ES_EMV:
         return ExponentialVariance(alpha, patience, warmup=window)
     raise ValueError(f"unknown stopping rule {name!r} (es-wmv, es-emv)")

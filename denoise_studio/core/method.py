@@ -149,6 +149,32 @@ class Method(Generic[P]):
         """Denoise ``noisy`` (H×W×C float32 in [0, 1]); the last snapshot has ``final=True``."""
         raise NotImplementedError
 
+    def repeat_until(self, params: P, iteration: int) -> P | None:
+        """Parameters that repeat a run with ``params`` and end it exactly at ``iteration``.
+
+        For iterative methods: "run the whole image with this region result's settings", and
+        the replay of a kept time-machine iterate. ``None`` (the default) for one-shot methods.
+        """
+        return None
+
+    def keep_output(self, params: P, maps: dict[str, np.ndarray], choice: str) -> tuple[np.ndarray, P] | None:
+        """The output a stopped run keeps when the user chose ``choice`` of its ``keep`` parameter.
+
+        ``maps`` are the final snapshot's alternative outputs. Returns the image with the
+        parameters that say what was kept, or ``None`` when the choice changes nothing. By
+        default a choice names a map.
+        """
+        if not choice or getattr(params, "keep", None) == choice or choice not in maps:
+            return None
+        return np.clip(maps[choice], 0.0, 1.0).astype(np.float32), params.replace(keep=choice)  # type: ignore[attr-defined]
+
+    def kept_iteration(self, params: P, info: dict[str, Any], final_step: int | None) -> int | None:
+        """The iteration the result of a finished run comes from (``None`` for one-shot methods).
+
+        ``info`` is the final snapshot's ``info``; ``final_step`` the step the run ended at.
+        """
+        return None
+
     def estimate_cost(self, shape: tuple[int, ...], params: P, device: str = "cpu") -> CostEstimate:
         """Peak memory and time of a run on an image of ``shape`` (H, W, C), before it starts.
 

@@ -26,24 +26,25 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
-from denoise_studio.gui.worker import CurvePoint
+from denoise_studio.core import curves
+from denoise_studio.core.result import CurvePoint
 
 # A colour-blind-friendly cycle (Okabe–Ito) readable on a dark background.
 PALETTE = ("#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2", "#ffffff")
-EVENT_COLOURS = {"guard": "#ff5555", "es-wmv": "#f0e442", "es-emv": "#e69f00", "stop": "#ffffff"}
+EVENT_COLOURS = {curves.EVENT_GUARD: "#ff5555", curves.ES_WMV: "#f0e442", curves.ES_EMV: "#e69f00", curves.EVENT_STOP: "#ffffff"}
 # The curves every run of a kind draws keep their colour from run to run, whatever comes first.
 KEY_COLOURS = {
-    "loss": PALETTE[0],
-    "psnr_noisy": PALETTE[1],
-    "psnr_ref": PALETTE[2],
-    "psnr_validation": PALETTE[2],
-    "psnr_noisy_avg": PALETTE[3],
-    "psnr_ref_avg": PALETTE[4],
-    "variance_wmv": PALETTE[5],
-    "variance_emv": PALETTE[6],
+    curves.LOSS: PALETTE[0],
+    curves.PSNR_NOISY: PALETTE[1],
+    curves.PSNR_REF: PALETTE[2],
+    curves.PSNR_VALIDATION: PALETTE[2],
+    curves.PSNR_NOISY_AVG: PALETTE[3],
+    curves.PSNR_REF_AVG: PALETTE[4],
+    curves.VARIANCE_WMV: PALETTE[5],
+    curves.VARIANCE_EMV: PALETTE[6],
 }
 
-PRETTY = {"loss": "loss", "psnr": "PSNR vs reference", "psnr_validation": "validation PSNR"}
+PRETTY = {curves.LOSS: "loss", curves.PSNR: "PSNR vs reference", curves.PSNR_VALIDATION: "validation PSNR"}
 
 
 def _pretty(key: str) -> str:
@@ -143,7 +144,7 @@ class CurvePanel(QWidget):
     def reset(self, title: str = "") -> None:
         """Forget every series and marker (a new run)."""
         for key, curve in self._curves.items():
-            (self.right if key.startswith("variance") else self._plot_for(key)).removeItem(curve)
+            (self.right if curves.is_variance(key) else self._plot_for(key)).removeItem(curve)
             legend = self._plot_for(key).legend
             if legend is not None:
                 legend.removeItem(curve)
@@ -163,7 +164,7 @@ class CurvePanel(QWidget):
         for point in points:
             values = dict(point.scalars)
             if point.loss is not None:
-                values["loss"] = point.loss
+                values[curves.LOSS] = point.loss
             for key, value in values.items():
                 if value is None or not math.isfinite(value):
                     continue
@@ -216,7 +217,7 @@ class CurvePanel(QWidget):
 
     def to_csv(self) -> str:
         """All series as CSV text: one row per step, one column per series, then events."""
-        keys = sorted(self._series, key=lambda k: (k != "loss", k))
+        keys = sorted(self._series, key=lambda k: (k != curves.LOSS, k))
         table: dict[int, dict[str, float]] = {}
         for key in keys:
             for step, value in zip(*self._series[key]):
@@ -257,7 +258,7 @@ class CurvePanel(QWidget):
         if curve is None:
             others = sum(1 for k in self._curves if k not in KEY_COLOURS)
             colour = KEY_COLOURS.get(key) or PALETTE[others % len(PALETTE)]
-            if key.startswith("variance"):
+            if curves.is_variance(key):
                 curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DotLine), name=f"{_pretty(key)} (right)")
                 self.right.addItem(curve)
                 if self.loss_plot.legend is not None:

@@ -6,11 +6,7 @@ compared in the viewer; any can be exported (with its sidecar).
 
 from __future__ import annotations
 
-import itertools
 import math
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -25,72 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from denoise_studio.core.params import Params
-from denoise_studio.gui.worker import CurvePoint
+from denoise_studio.core.result import Result, short_value
 
 THUMB = 72
-_ids = itertools.count(1)
 _ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-@dataclass
-class ResultEntry:
-    """One finished run (or any image worth keeping, such as a time-machine iterate)."""
-
-    method_id: str
-    method_title: str
-    params: Params | None
-    image: np.ndarray
-    seed: int = 0
-    device: str = "cpu"
-    elapsed: float = 0.0
-    psnr: float | None = None
-    ssim: float | None = None
-    input_source: str | None = None
-    stopped_early: bool = False
-    points: list[CurvePoint] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    id: int = field(default_factory=lambda: next(_ids))
-    created: float = field(default_factory=time.time)
-
-    @property
-    def label(self) -> str:
-        """Short name for viewer titles: ``#3 NLM``."""
-        return f"#{self.id} {self.method_title}"
-
-    def params_text(self, limit: int = 4) -> str:
-        if self.params is None:
-            return ""
-        items = list(self.params.to_dict().items())
-        text = ", ".join(f"{k}={_short(v)}" for k, v in items[:limit])
-        return text + (", …" if len(items) > limit else "")
-
-    def summary(self) -> str:
-        """Two lines for the list: name and metrics, then parameters."""
-        metrics = []
-        if self.psnr is not None:
-            metrics.append("∞ dB" if math.isinf(self.psnr) else f"{self.psnr:.2f} dB")
-        if self.ssim is not None:
-            metrics.append(f"SSIM {self.ssim:.3f}")
-        metrics.append(f"{self.elapsed:.1f} s")
-        early = " (stopped early)" if self.stopped_early else ""
-        return f"{self.label}{early}\n{' · '.join(metrics)}\n{self.params_text()}"
-
-    def metrics(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"seconds": round(self.elapsed, 3)}
-        if self.psnr is not None:
-            out["psnr"] = self.psnr
-        if self.ssim is not None:
-            out["ssim"] = self.ssim
-        return out
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return "auto"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def thumbnail(image: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -147,10 +81,10 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        self.entries: dict[int, ResultEntry] = {}
+        self.entries: dict[int, Result] = {}
         self._update_buttons()
 
-    def add(self, entry: ResultEntry) -> None:
+    def add(self, entry: Result) -> None:
         """Append an entry and select it."""
         self.entries[entry.id] = entry
         item = QListWidgetItem(QIcon(thumbnail(entry.image)), entry.summary())
@@ -165,10 +99,10 @@ class ResultsPanel(QWidget):
     def count(self) -> int:
         return len(self.entries)
 
-    def get(self, entry_id: int) -> ResultEntry:
+    def get(self, entry_id: int) -> Result:
         return self.entries[entry_id]
 
-    def all(self) -> list[ResultEntry]:
+    def all(self) -> list[Result]:
         return [self.entries[self.list.item(i).data(_ID_ROLE)] for i in range(self.list.count())]
 
     def selected_ids(self) -> list[int]:
@@ -192,11 +126,11 @@ class ResultsPanel(QWidget):
         self._update_buttons()
 
     @staticmethod
-    def _tooltip(entry: ResultEntry) -> str:
+    def _tooltip(entry: Result) -> str:
         lines = [entry.label, f"method: {entry.method_id}", f"seed: {entry.seed}, device: {entry.device}",
                  f"time: {entry.elapsed:.2f} s"]
         if entry.params is not None:
-            lines += [f"{k} = {_short(v)}" for k, v in entry.params.to_dict().items()]
+            lines += [f"{k} = {short_value(v)}" for k, v in entry.params.to_dict().items()]
         if entry.input_source:
             lines.append(f"input: {entry.input_source}")
         return "\n".join(lines)

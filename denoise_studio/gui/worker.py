@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from denoise_studio.core import metrics
+from denoise_studio.core import curves, metrics
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params
+from denoise_studio.core.result import CurvePoint, Result, measure
 
 #: Images (and the metrics that go with them) reach the UI at most this often.
 IMAGE_RATE_HZ = 20.0
@@ -56,17 +57,6 @@ def running_threads() -> list[QThread]:
         except RuntimeError:  # the C++ object is already gone: it cannot be running
             continue
     return alive
-
-
-@dataclass
-class CurvePoint:
-    """One step of a run as the curve dock plots it."""
-
-    step: int
-    loss: float | None = None
-    # "psnr" and "ssim" against the reference (computed here), plus the snapshot's own scalars.
-    scalars: dict[str, float] = field(default_factory=dict)
-    events: tuple[str, ...] = ()
 
 
 @dataclass
@@ -94,39 +84,6 @@ class RunUpdate:
         if self.total <= 0 or self.step <= 0 or self.step >= self.total:
             return None if self.step < self.total else 0.0
         return self.elapsed * (self.total - self.step) / self.step
-
-
-@dataclass
-class RunResult:
-    """What ``returned`` carries: the final image and its measurements."""
-
-    method_id: str
-    method_title: str
-    params: Params
-    seed: int
-    device: str
-    image: np.ndarray
-    snapshot: Snapshot
-    elapsed: float
-    stopped_early: bool
-    psnr: float | None = None
-    ssim: float | None = None
-    heatmap: np.ndarray | None = None
-    heatmap_kind: str = "reference"  # "reference": result − reference; "removed": noisy − result
-    sigma_noisy: float | None = None  # no-reference σ estimate of the input (0–255)
-    sigma_result: float | None = None  # ... and of what is left in the result
-    points: list[CurvePoint] = field(default_factory=list)
-
-
-def heatmap_for(result: np.ndarray, reference: np.ndarray | None, noisy: np.ndarray) -> tuple[np.ndarray, str]:
-    """The difference map shown beside a result and its kind.
-
-    With a reference: result − reference (the error left). Without one: noisy − result, what
-    the method removed. Both averaged over channels, H×W float32.
-    """
-    if reference is not None and reference.shape == result.shape:
-        return metrics.difference(result, reference), "reference"
-    return metrics.difference(noisy, result), "removed"
 
 
 class _ThreadWorker(QObject):
@@ -189,8 +146,8 @@ class MethodWorker(_ThreadWorker):
     -------
     yielded(RunUpdate)
         Throttled progress: batched curve points and the newest image with its metrics.
-    returned(RunResult)
-        The final result; also after an early stop (:meth:`stop`).
+    returned(Result)
+        The final result, measured; also after an early stop (:meth:`stop`).
     errored(str)
         A message (first line: what happened; then the traceback for a bug).
     aborted()
@@ -273,8 +230,8 @@ class MethodWorker(_ThreadWorker):
                     # PSNR is cheap (a few ms at 512²): measured on every image for the label, and
                     # plotted unless the method reports its own PSNR against the reference.
                     latest_psnr = metrics.psnr(snap.image, self.reference)
-                    if not any(key.startswith("psnr_ref") for key in snap.scalars):
-                        point.scalars.setdefault("psnr", latest_psnr)
+                    if not any(curves.is_reference_psnr(key) for key in snap.scalars):
+                        point.scalars.setdefault(curves.PSNR, latest_psnr)
                 if snap.image is not None:
                     latest = snap
                 if point.loss is not None or point.scalars or point.events:
@@ -321,36 +278,30 @@ class MethodWorker(_ThreadWorker):
         if latest is not None and latest.image is not None:
             image = latest.image
             update.image = image
-            if self.reference is not None:
-                update.psnr = latest_psnr
-                if self._ssim_live:
-                    update.ssim = _safe_ssim(image, self.reference)
-            update.heatmap, _ = heatmap_for(image, self.reference, self.noisy)
+            measured = measure(image, self.noisy, self.reference, with_ssim=self._ssim_live)
+            update.psnr = latest_psnr if self.reference is not None else None
+            update.ssim, update.heatmap = measured.ssim, measured.heatmap
         return update
 
-    def _result(self, final: Snapshot, elapsed: float, sigma_noisy: float | None) -> RunResult:
+    def _result(self, final: Snapshot, elapsed: float, sigma_noisy: float | None) -> Result:
         image = np.clip(final.image, 0.0, 1.0).astype(np.float32, copy=False)  # type: ignore[arg-type]
-        heatmap, kind = heatmap_for(image, self.reference, self.noisy)
-        result = RunResult(
+        result = Result(
             method_id=self.method.id,
             method_title=self.method.title,
             params=self.params,
+            image=image,
             seed=self.ctx.seed,
             device=self.ctx.device,
-            image=image,
-            snapshot=final,
             elapsed=elapsed,
             stopped_early=self._stopped.is_set(),
-            heatmap=heatmap,
-            heatmap_kind=kind,
             sigma_noisy=sigma_noisy,
+            final_step=final.step,
+            info=dict(final.info),
+            message=final.message,
+            maps=dict(final.maps),
             points=list(self.points),
         )
-        if self.reference is not None:
-            result.psnr = metrics.psnr(image, self.reference)
-            result.ssim = _safe_ssim(image, self.reference)
-        else:
-            result.sigma_result = metrics.estimate_noise_sigma(image)
+        result.apply(measure(image, self.noisy, self.reference, with_sigma=self.reference is None))
         return result
 
 
@@ -363,13 +314,6 @@ def _lower_thread_priority(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
     except OSError:  # not permitted in some sandboxes: run at the normal priority
         pass
-
-
-def _safe_ssim(image: np.ndarray, reference: np.ndarray) -> float | None:
-    try:
-        return metrics.ssim(image, reference)
-    except ValueError:  # smaller than the SSIM window
-        return None
 
 
 # ============================================================================== training
@@ -465,7 +409,7 @@ class TrainWorker(_ThreadWorker):
                         break  # closing the generator below skips the weights it would write
                     if progress.final:
                         break
-                    scalars = {"psnr_validation": float(progress.val_psnr)} if progress.val_psnr is not None else {}
+                    scalars = {curves.PSNR_VALIDATION: float(progress.val_psnr)} if progress.val_psnr is not None else {}
                     point = CurvePoint(step=progress.step, loss=progress.loss, scalars=scalars)
                     pending.append(point)
                     self.points.append(point)

@@ -28,7 +28,7 @@ import numpy as np
 from denoise_studio.core.method import Method, RunContext, Snapshot
 from denoise_studio.core.params import param
 from denoise_studio.core.cost import CostEstimate
-from denoise_studio.methods._common.dip_loop import DipLoopParams, estimate_cost, fit
+from denoise_studio.methods._common.dip_loop import DipLoopParams, IterativeFit, estimate_cost, fit
 from denoise_studio.methods._common.skip_net import SkipConfig
 
 PAPER = SkipConfig()
@@ -61,7 +61,7 @@ def network_for(preset: str, channels: int) -> SkipConfig:
     return replace(base, out_channels=channels)
 
 
-class DIP(Method[DIPParams]):
+class DIP(IterativeFit, Method[DIPParams]):
     """Deep Image Prior (Ulyanov et al., CVPR 2018), denoising setting of Sec. 4."""
 
     id = "dip"

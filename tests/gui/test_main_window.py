@@ -151,10 +151,10 @@ def test_export_never_overwrites_the_input_and_asks_for_others(window, run_metho
     other = tmp_path / "existing.png"
     other.write_bytes(b"keep me")
     asked = []
-    monkeypatch.setattr(window, "confirm_overwrite", lambda path: asked.append(path) or False)
+    monkeypatch.setattr(window.exports, "confirm_overwrite", lambda path: asked.append(path) or False)
     assert window.export_result(entry.id, other) is None
     assert other.read_bytes() == b"keep me" and asked == [other]
-    monkeypatch.setattr(window, "confirm_overwrite", lambda path: True)
+    monkeypatch.setattr(window.exports, "confirm_overwrite", lambda path: True)
     assert window.export_result(entry.id, other) == other
     assert other.read_bytes() != b"keep me"
 
@@ -231,7 +231,7 @@ def test_stop_keeps_the_result_so_far(window, qtbot, small_png: Path) -> None:
         qtbot.mouseClick(window.curve.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.worker is None, timeout=5000)
     entry = window.results.all()[0]
-    assert entry.stopped_early and entry.extra["final_step"] < 100_000
+    assert entry.stopped_early and entry.final_step < 100_000
     series = window.curve.series()
     assert {"loss", "variance", "psnr"} <= set(series)
     assert (3, "guard") in window.curve.events()
@@ -355,7 +355,7 @@ def test_time_machine_scrubs_and_keeps_iterates(window, run_method, small_png: P
     tm.keep_button.click()
     assert window.results.count() == before + 1
     kept = window.results.all()[-1]
-    assert kept.extra["iteration"] == 10 and kept.label.endswith("@ 10")
+    assert kept.iteration == 10 and kept.label.endswith("@ 10")
     assert kept.psnr == pytest.approx(metrics.psnr(kept.image, window.reference))
 
 
@@ -364,7 +364,7 @@ def test_deep_image_prior_runs_live_in_the_window(window, run_method, small_png:
     if choice is None or not choice.available:
         pytest.skip("Deep Image Prior is not available")
     image = load_image(small_png).pixels[:32, :32]
-    window.noisy, window.reference = image, None
+    window.session.noisy, window.session.reference = image, None
     window.add_noise("gaussian", 25.0, seed=0)
     params = window.param_panel("dip").values().replace(iterations=4)
     run_method("dip", params=params, timeout=120_000)
@@ -403,7 +403,7 @@ def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_p
     window.region_check.setChecked(True)
     run_method("gaussian")
     entry = window.results.all()[-1]
-    assert entry.image.shape == (30, 40, 3) and entry.extra["region"] == (10, 20, 40, 30)
+    assert entry.image.shape == (30, 40, 3) and entry.region == (10, 20, 40, 30)
     assert entry.psnr == pytest.approx(metrics.psnr(entry.image, window.reference[20:50, 10:50]))
     shown = dict(window.viewer.images())
     assert np.array_equal(shown["Noisy input"], window.noisy[20:50, 10:50])  # A cropped to match
@@ -440,13 +440,13 @@ def test_region_first_then_whole_image_in_one_click(window, run_method, qtbot, s
     assert window.whole_button.isVisible() and "12 iterations" in window.whole_button.text()
 
     # A kept time-machine iterate offers its own iteration.
-    window._on_keep_iterate(7)
+    window.iterates.keep_step(7)
     assert "7 iterations" in window.whole_button.text()
     with qtbot.waitSignal(window.run_finished, timeout=30_000):
         assert window.run_whole_image()
     whole = window.results.all()[-1]
-    assert whole.image.shape == window.noisy.shape and not whole.extra["region"]
-    assert whole.extra["final_step"] == 7 and whole.seed == 3
+    assert whole.image.shape == window.noisy.shape and not whole.region
+    assert whole.final_step == 7 and whole.seed == 3
     assert whole.params.iterations == 7 and whole.params.stop_rule == "none" and whole.params.preset == "fast"
     assert not window.whole_button.isVisible()  # the offer is used up; a whole-image result makes none
     assert not window.region_check.isChecked()

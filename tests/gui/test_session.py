@@ -36,10 +36,10 @@ def test_restore_after_a_simulated_crash(qtbot, settings, choices, small_png: Pa
     first.add_noise("gaussian", 25.0, seed=4)
     _run(qtbot, first, "nlm")
     _run(qtbot, first, "slow", params=choices["slow"].method.Params(iterations=12, delay=0.0))
-    first._on_keep_iterate(5)  # a time-machine iterate kept as a result
+    first.iterates.keep_step(5)  # a time-machine iterate kept as a result
     first.results.remove(first.results.all()[1].id)  # the slow run's own result is thrown away
     before = first.results.all()
-    assert [e.method_id for e in before] == ["nlm", "slow"] and before[1].extra["iteration"] == 5
+    assert [e.method_id for e in before] == ["nlm", "slow"] and before[1].iteration == 5
     first.session_store.flush()
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["clean_exit"] is False and len(manifest["results"]) == 2
@@ -51,14 +51,14 @@ def test_restore_after_a_simulated_crash(qtbot, settings, choices, small_png: Pa
     assert second.restore_session()
     np.testing.assert_array_equal(second.noisy, first.noisy)
     np.testing.assert_array_equal(second.reference, first.reference)
-    assert second.noise_info == {"model": "gaussian", "sigma": 25.0, "seed": 4}
+    assert second.session.noise == {"model": "gaussian", "sigma": 25.0, "seed": 4}
     after = second.results.all()
     assert [e.method_title for e in after] == [e.method_title for e in before]
     for old, new in zip(before, after):
         np.testing.assert_array_equal(new.image, old.image)
         assert new.params == old.params and new.seed == old.seed
         assert new.psnr == pytest.approx(old.psnr) and new.ssim == pytest.approx(old.ssim)
-        np.testing.assert_allclose(new.extra["heatmap"], old.extra["heatmap"], atol=1e-6)
+        np.testing.assert_allclose(new.heatmap, old.heatmap, atol=1e-6)
     # A restored result exports like any other, and the restored session keeps being saved.
     out = second.export_result(after[0].id, tmp_path / "restored nlm.png")
     assert out is not None and out.is_file()

@@ -31,7 +31,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tiny_window(window, rng: np.random.Generator):  # type: ignore[no-untyped-def]
     """The window showing a tiny 48×48 noisy image (held in memory, not a file)."""
-    window.noisy = np.clip(0.5 + 0.1 * rng.standard_normal((48, 48, 3)), 0, 1).astype(np.float32)
+    window.session.noisy = np.clip(0.5 + 0.1 * rng.standard_normal((48, 48, 3)), 0, 1).astype(np.float32)
     window.show_train_dock()
     return window
 

@@ -91,6 +91,10 @@ import torch
 import torch.nn.functional as F
 
 from denoise_studio.core.cost import CostEstimate
+from denoise_studio.core.curves import (
+    ES_EMV, ES_WMV, NO_RULE, PSNR_NOISY, PSNR_NOISY_AVG, PSNR_REF, PSNR_REF_AVG, RULES, VARIANCE_EMV, VARIANCE_WMV,
+    suggestion_key,
+)
 from denoise_studio.core.early_stop import ExponentialVariance, WindowedVariance
 from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
@@ -103,7 +107,7 @@ IMAGE_INTERVAL_S = 0.1  # at most ~10 image snapshots per second
 GUARD_DROP_DB = 5.0  # the notebook's threshold
 # The rule whose suggestion "keep: rule" returns when no rule was chosen to stop the run: ES-EMV
 # came closest to the peak in the benchmark (docs/BENCHMARKS.md, "Deep Image Prior").
-DEFAULT_RULE = "es-emv"
+DEFAULT_RULE = ES_EMV
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ class DipLoopParams(Params):
     learning_rate: float = param(0.01, minimum=1e-5, maximum=0.1, log_scale=True, title="Learning rate", description="Adam step size")
     input_noise: float = param(1 / 30, minimum=0.0, maximum=0.2, title="Input jitter σ_p", description="σ of the Gaussian noise added to z each step")
     ema_decay: float = param(0.99, minimum=0.0, maximum=0.999, title="Output EMA", description="weight of the previous average (0 = no averaging)")
-    stop_rule: str = param("none", choices=("none", "es-wmv", "es-emv"), title="Stop rule", description="let a variance rule end the run")
+    stop_rule: str = param(NO_RULE, choices=(NO_RULE, *RULES), title="Stop rule", description="let a variance rule end the run")
     keep: str = param("average", choices=("average", "raw", "rule"), title="Keep", description="result after a stop: averaged output, last raw output, or the rule's suggested iterate")
     guard: bool = param(True, title="Divergence guard", description="restore the previous weights when PSNR vs noisy drops by more than 5 dB")
     variance_window: int = param(100, minimum=2, maximum=1000, title="ES window W", description="ES-WMV: number of recent outputs whose variance is measured (also the warm-up of ES-EMV)", advanced=True)
@@ -340,7 +344,7 @@ def _fit(
                 opt.step()
             raw = out
             avg = ema(avg, out)
-            for rule, key in ((wmv, "es-wmv"), (emv, "es-emv")):
+            for rule, key in ((wmv, ES_WMV), (emv, ES_EMV)):
                 if rule.update(t, measured):
                     suggested[key] = avg.clone()
                 if rule.should_stop and key not in events_seen:
@@ -351,20 +355,20 @@ def _fit(
         step = t
 
         # Scalars: one transfer for all of them.
-        scalars: dict[str, float] = {"psnr_noisy": psnr_noisy}
+        scalars: dict[str, float] = {PSNR_NOISY: psnr_noisy}
         if avg is not None and raw is not None:
             parts = [F.mse_loss(avg, noisy_t)]
             if ref_t is not None:
                 parts += [F.mse_loss(raw, ref_t), F.mse_loss(avg, ref_t)]
             values = torch.stack(parts).tolist()
-            scalars["psnr_noisy_avg"] = _psnr_from_mse(values[0])
+            scalars[PSNR_NOISY_AVG] = _psnr_from_mse(values[0])
             if ref_t is not None:
-                scalars["psnr_ref"] = _psnr_from_mse(values[1])
-                scalars["psnr_ref_avg"] = _psnr_from_mse(values[2])
+                scalars[PSNR_REF] = _psnr_from_mse(values[1])
+                scalars[PSNR_REF_AVG] = _psnr_from_mse(values[2])
         if wmv.variance is not None:
-            scalars["variance_wmv"] = wmv.variance
+            scalars[VARIANCE_WMV] = wmv.variance
         if emv.variance is not None:
-            scalars["variance_emv"] = emv.variance
+            scalars[VARIANCE_EMV] = emv.variance
 
         now = time.monotonic()
         image = None
@@ -372,15 +376,15 @@ def _fit(
             image = to_numpy(avg)
             last_image_time = now
         info: dict[str, Any] = {}
-        if any(e.startswith("es-") for e in events):
-            info = {"suggested_iteration_wmv": wmv.best_step, "suggested_iteration_emv": emv.best_step}
+        if any(e in RULES for e in events):
+            info = {suggestion_key(ES_WMV): wmv.best_step, suggestion_key(ES_EMV): emv.best_step}
         yield Snapshot(t, params.iterations, image=image, loss=loss_value, scalars=scalars, events=tuple(events), info=info)
 
-        if params.stop_rule == "es-wmv" and wmv.should_stop:
-            stop_reason = "es-wmv"
+        if params.stop_rule == ES_WMV and wmv.should_stop:
+            stop_reason = ES_WMV
             break
-        if params.stop_rule == "es-emv" and emv.should_stop:
-            stop_reason = "es-emv"
+        if params.stop_rule == ES_EMV and emv.should_stop:
+            stop_reason = ES_EMV
             break
 
     if avg is None or raw is None:
@@ -389,7 +393,7 @@ def _fit(
             raw = net(z).float()[..., rows, cols]
         avg = raw.clone()
 
-    rule_key = params.stop_rule if params.stop_rule != "none" else DEFAULT_RULE
+    rule_key = params.stop_rule if params.stop_rule != NO_RULE else DEFAULT_RULE
     maps = {"raw": to_numpy(raw), "average": to_numpy(avg)}
     if rule_key in suggested:
         maps["suggested"] = to_numpy(suggested[rule_key])
@@ -401,8 +405,8 @@ def _fit(
     info = {
         "stop_iteration": step,
         "stop_rule": stop_reason,
-        "suggested_iteration_wmv": wmv.best_step,
-        "suggested_iteration_emv": emv.best_step,
+        suggestion_key(ES_WMV): wmv.best_step,
+        suggestion_key(ES_EMV): emv.best_step,
         "kept": kept,
         "guard_steps": guard_steps,
         "preset": preset,
@@ -415,6 +419,35 @@ def _fit(
         "padded_shape": [ph, pw],
     }
     yield Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
+
+
+class IterativeFit:
+    """What DIP-style methods answer about their runs after the fact (see ``core.method.Method``)."""
+
+    def keep_output(self, params: DipLoopParams, maps: dict[str, np.ndarray], choice: str) -> tuple[np.ndarray, DipLoopParams] | None:
+        """The averaged or raw output, or the rule's suggested iterate, in place of the run's ``keep``."""
+        key = "suggested" if choice == "rule" else choice
+        if not choice or params.keep == choice or key not in maps:
+            return None
+        return np.clip(maps[key], 0.0, 1.0).astype(np.float32), params.replace(keep=choice)
+
+    def kept_iteration(self, params: DipLoopParams, info: dict[str, Any], final_step: int | None) -> int | None:
+        """The iteration a finished run's result comes from.
+
+        The rule's suggestion when the rule's iterate was kept (``keep: rule``), else the step
+        the run ended at, else the iteration count.
+        """
+        if info.get("kept") == "rule":
+            rule = params.stop_rule if params.stop_rule != NO_RULE else DEFAULT_RULE
+            suggested = info.get(suggestion_key(rule))
+            if suggested:
+                return int(suggested)
+        return int(final_step or info.get("stop_iteration") or params.iterations)
+
+    def repeat_until(self, params: DipLoopParams, iteration: int) -> DipLoopParams:
+        """The same run, ended at ``iteration``: no stop rule, and the averaged output kept
+        (what the time machine and the rule's suggestion show at that iteration)."""
+        return params.replace(iterations=max(int(iteration), 1), stop_rule=NO_RULE, keep="average")
 
 
 # Measured on the development CPU at 128×128 and 512×512 (docs/BENCHMARKS.md, "Deep Image

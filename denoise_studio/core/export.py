@@ -1,0 +1,67 @@
+"""Writing results: the image, atomically and never over an input, and its JSON sidecar.
+
+The window's exports and ``denoise``'s output both end here, so that a sidecar written by either
+replays the same way (``denoise-studio replay``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from denoise_studio.core.image import SAMPLE_PREFIX, save_image
+from denoise_studio.core.result import Result
+from denoise_studio.core.sidecar import build_record, write_sidecar
+
+#: Formats whose files keep 16 bits per channel.
+SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
+def export_result(
+    result: Result,
+    path: str | os.PathLike[str],
+    *,
+    bit_depth: int = 8,
+    jpeg_quality: int = 95,
+    protected: tuple[str, ...] = (),
+) -> Path:
+    """Write ``result``'s image to ``path`` and its sidecar beside it (``path`` + ``.json``).
+
+    ``protected`` are files that must not be overwritten (the input, the reference). Raises
+    :class:`~denoise_studio.core.image.ImageError` or :class:`OSError` when it cannot write.
+    """
+    target = Path(os.fspath(path))
+    suffix = target.suffix.lower()
+    save_image(target, result.image, bit_depth=bit_depth, jpeg_quality=jpeg_quality, protected=protected)
+    record = build_record(
+        input_path=result.input_source,
+        method_id=result.method_id,
+        params=result.params.to_dict() if result.params is not None else {},
+        seed=result.seed,
+        device=result.device,
+        metrics=result.metrics(),
+        weights=result.weights,
+        extra={
+            "noise": result.noise,
+            "reference": result.reference_source,
+            "stopped_early": result.stopped_early,
+            "final_step": result.final_step,
+            "iteration": result.iteration,
+            "region": list(result.region) if result.region else None,
+            "from_preview": result.preview,
+            "label": result.label,
+            "bit_depth": bit_depth if suffix in SIXTEEN_BIT_SUFFIXES else 8,
+            "jpeg_quality": jpeg_quality if suffix in JPEG_SUFFIXES else None,
+        },
+    )
+    write_sidecar(target, record)
+    return target
+
+
+def export_name(source: str | None, result: Result, suffix: str = ".png") -> str:
+    """``<input>_<id>_<method><suffix>``: the file name of a result in a folder export."""
+    stem = "result"
+    if source:
+        stem = source[len(SAMPLE_PREFIX):] if source.startswith(SAMPLE_PREFIX) else Path(source).stem
+    return f"{stem}_{result.id}_{result.method_id}{suffix}"

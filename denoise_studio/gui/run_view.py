@@ -1,0 +1,192 @@
+"""What the window shows of a running job: progress, ETA, Cancel, the keep choice, live images.
+
+:class:`RunView` receives the :class:`~denoise_studio.gui.run_controller.RunController`'s
+signals and the Train dock's, and puts them on screen: the progress bar and ETA in the status
+bar, the curve, the live image with its metrics, and the result when the run ends (after the
+user's "On stop keep" choice, which the method interprets).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton
+
+from denoise_studio.core.params import Params
+from denoise_studio.core.result import HEATMAP_ERROR, HEATMAP_REMOVED, Result, measure
+from denoise_studio.gui.dialogs import format_seconds
+from denoise_studio.gui.worker import RunUpdate, TrainUpdate
+
+if TYPE_CHECKING:
+    from denoise_studio.gui.main_window import MainWindow
+
+
+class RunView(QObject):
+    """See the module docstring; the widgets are built here and placed by the window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.title = ""
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.eta_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the run and discard its result (Esc)")
+        # What a stopped run keeps, for methods that offer a choice (a `keep` parameter whose
+        # alternatives come back as maps of the final snapshot: DIP's averaged / raw / rule).
+        self.keep_label = QLabel("On stop keep")
+        self.keep_combo = QComboBox()
+        self.keep_combo.setToolTip("Which output a stopped run keeps (can be changed while it runs)")
+        self.set_keep_choices(None)
+
+    def set_keep_choices(self, params_class: type[Params] | None, current: str | None = None) -> None:
+        """Offer the `keep` parameter's choices next to Stop (hidden for other methods)."""
+        spec = None
+        if params_class is not None:
+            spec = next((sp for sp in params_class.specs() if sp.name == "keep" and sp.choices), None)
+        self.keep_combo.clear()
+        if spec is not None:
+            self.keep_combo.addItems(list(spec.choices or ()))
+            self.keep_combo.setCurrentText(current or str(spec.default))
+        self.keep_combo.setVisible(spec is not None)
+        self.keep_label.setVisible(spec is not None)
+
+    def started(self, title: str, iterative: bool) -> None:
+        self.title = title
+        self.window.curve.reset(f"{title.removesuffix(' (region)')}: running…")
+        self.progress.setRange(0, 0)  # busy until the first progress report
+        self.eta_label.setText("")
+        self.set_running(True, iterative=iterative)
+        self.window.statusBar().showMessage(f"Running {title.removesuffix(' (region)')}…")
+
+    def set_running(self, running: bool, iterative: bool = False) -> None:
+        window = self.window
+        window.method_dock.set_running(running)
+        self.cancel_button.setEnabled(running)
+        self.cancel_button.setVisible(running)
+        if hasattr(window, "run_action"):
+            window.run_action.setEnabled(not running)
+            window.stop_action.setEnabled(running)
+            window.cancel_action.setEnabled(running)
+            window.pause_action.setEnabled(running and iterative)
+        window.curve.set_running(running, stoppable=iterative)
+        self.progress.setTextVisible(running)
+        if not running:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.eta_label.setText("")
+
+    def _show_progress(self, step: int, total: int, eta: float | None, always_eta: bool) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(step, total))
+            self.progress.setFormat("%v / %m")
+            self.eta_label.setText(f"ETA {format_seconds(eta)}" if eta is not None or always_eta else "")
+
+    # -- the run's signals (main thread) -------------------------------------------------------
+
+    @Slot(object)
+    def on_yielded(self, update: RunUpdate) -> None:
+        window = self.window
+        self._show_progress(update.step, update.total, update.eta, always_eta=True)
+        if update.points:
+            window.curve.add_points(update.points)
+            window.time_machine.refresh()
+        if update.image is not None and window.time_machine.following:
+            window.show_live(f"{self.title} (live, {update.step}/{update.total})", update.image, window.run_region)
+            if update.psnr is not None:
+                window.metrics_view.set_metrics(update.psnr, update.ssim)
+            if update.heatmap is not None:
+                window.metrics_view.set_heatmap(update.heatmap, HEATMAP_ERROR if window.session.reference is not None else HEATMAP_REMOVED)
+        if update.message:
+            window.statusBar().showMessage(update.message)
+
+    @Slot(object)
+    def on_returned(self, result: Result) -> None:
+        window, session = self.window, self.window.session
+        self._apply_keep_choice(result)
+        if window.run_region is not None:
+            result.method_title += " (region)"
+        result.region = window.run_region
+        result.input_source, result.reference_source = session.source, session.reference_source
+        result.noise = dict(session.noise) if session.noise else None
+        if result.points:
+            window.curve.set_status(f"{result.method_title}: {len(result.points)} points")
+        figures = f", PSNR {result.psnr:.2f} dB" if result.psnr is not None else ""
+        early = " (stopped early)" if result.stopped_early else ""
+        window.add_result(result, f"{result.method_title} done in {result.elapsed:.1f} s{early}{figures}")
+
+    def _apply_keep_choice(self, result: Result) -> None:
+        """If the user chose another output to keep than the run's parameter, swap it in (the method decides how)."""
+        if not self.keep_combo.isVisible() or result.params is None:
+            return
+        choice = self.window.choices.get(result.method_id)
+        method = choice.method if choice is not None else None
+        kept = method.keep_output(result.params, result.maps, self.keep_combo.currentText()) if method is not None else None
+        if kept is None or kept[0].shape != result.image.shape:
+            return
+        result.image, result.params = kept
+        noisy, reference = self.window.session.region(self.window.run_region)
+        result.apply(measure(result.image, noisy, reference))
+
+    @Slot(str)
+    def on_errored(self, message: str) -> None:
+        self.window.refresh_viewer()
+        self.window.show_error(message, "The run failed")
+
+    @Slot()
+    def on_aborted(self) -> None:
+        self.window.refresh_viewer()  # put back what was shown before the live previews
+        self.window.statusBar().showMessage(f"{self.title}: cancelled, result discarded", 6000)
+
+    @Slot()
+    def on_finished(self) -> None:
+        window = self.window
+        window.time_machine.refresh()
+        self.set_running(False)
+        window.curve.set_status(window.curve.status.text().replace("running…", "done"))
+        window.run_finished.emit()
+
+    # -- training (the Train dock) ----------------------------------------------------------------
+
+    @Slot(str)
+    def on_training_started(self, title: str) -> None:
+        self.window.curve.reset(f"{title}: running…")
+        self.window.curve.set_running(False)
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(True)
+        self.window.statusBar().showMessage(f"{title}…")
+
+    @Slot(object)
+    def on_training_progress(self, update: TrainUpdate) -> None:
+        if update.points:
+            self.window.curve.add_points(update.points)
+        if not self.window.is_running() and update.total > 0:
+            done = update.step / update.total
+            self._show_progress(update.step, update.total, update.elapsed * (1 - done) / done if 0 < done < 1 else None, always_eta=False)
+        best = f", best validation {update.best_psnr:.2f} dB" if update.best_psnr is not None else ""
+        self.window.statusBar().showMessage(f"Training: step {update.step} / {update.total}{best}")
+
+    @Slot(str, str)
+    def on_weights_added(self, method_id: str, path: str) -> None:
+        """New weights: the method's weights picker lists them at once (and it becomes available)."""
+        self.window.selector.refresh_availability(method_id)
+        panel = self.window.method_dock.panels.get(method_id)
+        if panel is not None:
+            panel.refresh_weights()
+
+    @Slot(str)
+    def on_training_ended(self, message: str) -> None:
+        if not self.window.is_running():
+            self.set_running(False)
+        self.window.curve.set_status(self.window.curve.status.text().replace("running…", "done"))
+        self.window.statusBar().showMessage(message, 10000)
+
+    @Slot(str)
+    def on_training_failed(self, message: str) -> None:
+        self.window.show_error(message, "Training failed")
