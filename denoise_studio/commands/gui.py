@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         restored = False
         if session_dir is not None and args.image is None:
             window.show()
-            restored = window.offer_session_restore()
-        elif session_dir is not None and window.saved_session() is not None:
+            restored = window.session_keeper.offer_restore()
+        elif session_dir is not None and window.session_keeper.saved() is not None:
             window.session_store.set_aside()  # an image named on the command line starts afresh
         _prepare(window, args, pairs, open_image=not restored)
         freeze_startup_objects()

@@ -19,21 +19,20 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from denoise_studio.core.errors import UserError
-from denoise_studio.core.image import DEFAULT_SAMPLE, READ_FORMATS, SAMPLE_PREFIX, ImageData, load_image
-from denoise_studio.core.method import Method
-from denoise_studio.core.params import ParamError, Params
+from denoise_studio.core.image import DEFAULT_SAMPLE, SAMPLE_PREFIX, ImageData, load_image
+from denoise_studio.core.params import Params
 from denoise_studio.core.result import Region, Result
 from denoise_studio.core.session import Session
 from denoise_studio.core.session_store import SessionStore
 from denoise_studio.gui.compare import INPUT, REFERENCE, Compare, result_key
 from denoise_studio.gui.curve_dock import CurveDock
-from denoise_studio.gui.dialogs import NoiseDialog, device_description
+from denoise_studio.gui.dialogs import device_description
 from denoise_studio.gui.exports import Exports
 from denoise_studio.gui.image_viewer import ImageViewer
-from denoise_studio.gui.iterates import IterativeRun, Iterates
+from denoise_studio.gui.iterates import Iterates
 from denoise_studio.gui.menus import build_menus
 from denoise_studio.gui.method_dock import MethodDock
 from denoise_studio.gui.method_selector import MethodChoice, load_choices
@@ -41,6 +40,7 @@ from denoise_studio.gui.metrics_view import MetricsView
 from denoise_studio.gui.qt_compat import install_refcount_guard
 from denoise_studio.gui.results import ResultsPanel
 from denoise_studio.gui.run_controller import RunController
+from denoise_studio.gui.run_setup import cost_is_acceptable, new_history, prepare_run
 from denoise_studio.gui.run_view import RunView
 from denoise_studio.gui.session_keeper import SessionKeeper
 from denoise_studio.gui.time_machine import TimeMachine
@@ -50,7 +50,6 @@ from denoise_studio.gui.worker import MethodWorker
 APP_NAME = "Denoise Studio"
 ORGANIZATION = "DenoiseStudio"
 MAX_RECENT = 10
-HISTORY_BUDGET_MB = 1024  # the time machine's memory budget (issue 4: 1 GB by default)
 
 
 class MainWindow(QMainWindow):
@@ -108,7 +107,7 @@ class MainWindow(QMainWindow):
         self.runs = RunController(training_busy=self.train_dock.is_training, parent=self)
         self._connect_runs()
         self._build_status_bar()
-        build_menus(self)
+        self.menu_actions = build_menus(self)
         self.viewer.mode_changed.connect(self._on_viewer_mode)
         self._default_state = self.saveState()
         if restore_layout:
@@ -489,7 +488,7 @@ class MainWindow(QMainWindow):
         if busy is not None:
             self.statusBar().showMessage(busy, 5000)
             return False
-        prepared = self._prepare_run(method_id, params)
+        prepared = prepare_run(self, method_id, params)
         if prepared is None:
             return False
         method, params = prepared
@@ -501,71 +500,13 @@ class MainWindow(QMainWindow):
         if noisy.size == 0:
             self.show_error("The selected region is empty.")
             return False
-        if not self._cost_is_acceptable(method, noisy.shape, params):
+        if not cost_is_acceptable(self, method, noisy.shape, params):
             return False
         self.run_region = region
-        history = self._new_history(method, params, seed, region)
+        history = new_history(self, method, params, seed, region)
         self.runs.start(method, noisy, params, seed=seed, device=self.device, reference=reference, history=history)
         self.run_view.set_keep_choices(type(params), params.to_dict().get("keep"))
         self.run_view.started(method.title + (" (region)" if region is not None else ""), method.iterative)
-        return True
-
-    def _prepare_run(self, method_id: str | None, params: Params | None) -> tuple[Method[Any], Params] | None:
-        """A fresh instance of the method and its parameters; None (with a message) if it cannot run."""
-        if self.session.noisy is None:
-            self.show_error("Open an image first.")
-            return None
-        method_id = method_id or self.current_method_id()
-        if method_id is None or method_id not in self.choices:
-            self.show_error("Choose a method first.")
-            return None
-        choice = self.choices[method_id]
-        if not choice.available or choice.method is None:
-            self.show_error(f"{choice.entry.title} cannot run here: {choice.reason}")
-            return None
-        if params is None:
-            panel = self.param_panel(method_id)
-            try:
-                params = panel.values() if panel is not None else choice.method.default_params(self.session.noisy)
-            except ParamError as exc:
-                self.show_error(f"Invalid parameter: {exc}")
-                return None
-        try:
-            return type(choice.method)(), params  # the selector's instance only answers availability
-        except Exception as exc:  # noqa: BLE001
-            self.show_error(f"{choice.entry.title} cannot be loaded: {exc}")
-            return None
-
-    def _new_history(self, method: Method[Any], params: Params, seed: int, region: Region | None) -> Any:
-        """The time machine's store of iterates for an iterative run (None for one-shot methods)."""
-        history = None
-        if method.iterative:
-            from denoise_studio.core.history import IterateHistory
-
-            budget_mb = int(self.settings.value("history/budget_mb", HISTORY_BUDGET_MB) or HISTORY_BUDGET_MB)
-            history = IterateHistory(budget_bytes=budget_mb << 20)
-            noise = dict(self.session.noise) if self.session.noise else None
-            self.iterates.run = IterativeRun(method, params, seed, self.session.source, noise, region)
-        self.time_machine.set_history(history)
-        return history
-
-    def _cost_is_acceptable(self, method: Method[Any], shape: tuple[int, ...], params: Params) -> bool:
-        """Estimate the run's memory and time first: refuse what cannot fit, ask about what is large."""
-        from denoise_studio.core.cost import assess
-
-        verdict = assess(method, shape, params, self.device, stoppable=method.iterative)
-        if verdict.level == "refuse":
-            self.show_error(verdict.message, "Not enough memory for this run")
-            return False
-        if verdict.level == "warn":
-            if not self.confirm_costly_runs:
-                self.statusBar().showMessage(verdict.message, 10000)
-                return True
-            answer = QMessageBox.question(
-                self, "A large run", verdict.message + "\n\nRun it anyway?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
-            )
-            return answer == QMessageBox.StandardButton.Yes
         return True
 
     @Slot()
@@ -628,78 +569,6 @@ class MainWindow(QMainWindow):
 
     def _training_blocked(self) -> str | None:
         return "A method is running: wait for it or cancel it first." if self.runs.is_running() else None
-
-    # -- exports and the session on disk (their rooms do the work) -----------------------------
-
-    def export_result(self, entry_id: int, path: Any, bit_depth: int = 8, jpeg_quality: int = 95) -> Path | None:
-        return self.exports.export_result(entry_id, path, bit_depth, jpeg_quality)
-
-    def export_all(self, folder: Any, suffix: str = ".png", bit_depth: int = 8, jpeg_quality: int = 95) -> list[Path]:
-        return self.exports.export_all(folder, suffix, bit_depth, jpeg_quality)
-
-    def export_comparison(self, path: Any) -> Path | None:
-        return self.exports.export_comparison(path)
-
-    def export_curve(self, path: Any) -> tuple[Path, Path] | None:
-        return self.exports.export_curve(path)
-
-    def comparison_image(self) -> np.ndarray:
-        return self.exports.comparison_image()
-
-    def saved_session(self) -> dict[str, Any] | None:
-        return self.session_keeper.saved()
-
-    def offer_session_restore(self) -> bool:
-        return self.session_keeper.offer_restore()
-
-    def restore_session(self) -> bool:
-        return self.session_keeper.restore()
-
-    # -- dialogs (menu actions) ------------------------------------------------------------------
-
-    @Slot()
-    def open_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in READ_FORMATS)
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", self.last_folder(), f"Images ({patterns});;All files (*)")
-        if path:
-            self.open_image(path)
-
-    @Slot(QAction)
-    def on_open_action(self, action: QAction) -> None:
-        self.open_image(str(action.data()))
-
-    @Slot()
-    def fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for action in self.recent_actions.actions():
-            self.recent_actions.removeAction(action)
-        recent = self.recent_files()
-        if not recent:
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
-        for source in recent:
-            action = self.recent_menu.addAction(source)
-            action.setData(source)
-            self.recent_actions.addAction(action)
-
-    @Slot()
-    def load_reference_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in READ_FORMATS)
-        path, _ = QFileDialog.getOpenFileName(self, "Load reference (clean) image", self.last_folder(), f"Images ({patterns})")
-        if path:
-            self.load_reference(path)
-
-    @Slot()
-    def add_noise_dialog(self) -> None:
-        previous = self.session.noise or {}
-        dialog = NoiseDialog(self, previous.get("model", "gaussian"), previous.get("sigma", 25.0), previous.get("seed", 0))
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.add_noise(dialog.model.currentText(), dialog.sigma.value(), dialog.seed.value())
-
-    @Slot()
-    def about(self) -> None:
-        from denoise_studio import __version__
-
-        QMessageBox.about(self, APP_NAME, f"<b>{APP_NAME}</b> {__version__}<br>An interactive image-denoising workbench.")
 
     # ================================================================================ Qt events
 

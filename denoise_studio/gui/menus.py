@@ -1,12 +1,15 @@
-"""The window's menus: File, View, Run and Help, with their shortcuts."""
+"""The window's menus (File, View, Run, Help) with their shortcuts, and the dialogs behind them."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from denoise_studio.core.image import SAMPLE_PREFIX, sample_names
+from denoise_studio.core.image import READ_FORMATS, SAMPLE_PREFIX, sample_names
+from denoise_studio.gui.dialogs import NoiseDialog
 
 if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
@@ -25,10 +28,69 @@ def add_action(window: MainWindow, menu: Any, text: str, slot: Any, shortcut: st
     return action
 
 
-def build_menus(window: MainWindow) -> None:
+class MenuActions(QObject):
+    """The menu entries that open a dialog first (open, reference, noise, recent files, about)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def _image_path(self, title: str, all_files: bool = True) -> str:
+        patterns = " ".join(f"*{s}" for s in READ_FORMATS)
+        filters = f"Images ({patterns})" + (";;All files (*)" if all_files else "")
+        path, _ = QFileDialog.getOpenFileName(self.window, title, self.window.last_folder(), filters)
+        return path
+
+    @Slot()
+    def open_dialog(self) -> None:
+        path = self._image_path("Open image")
+        if path:
+            self.window.open_image(path)
+
+    @Slot(QAction)
+    def on_open_action(self, action: QAction) -> None:
+        self.window.open_image(str(action.data()))
+
+    @Slot()
+    def fill_recent_menu(self) -> None:
+        menu, group = self.window.recent_menu, self.window.recent_actions
+        menu.clear()
+        for action in group.actions():
+            group.removeAction(action)
+        recent = self.window.recent_files()
+        if not recent:
+            menu.addAction("(none yet)").setEnabled(False)
+        for source in recent:
+            action = menu.addAction(source)
+            action.setData(source)
+            group.addAction(action)
+
+    @Slot()
+    def load_reference_dialog(self) -> None:
+        path = self._image_path("Load reference (clean) image", all_files=False)
+        if path:
+            self.window.load_reference(path)
+
+    @Slot()
+    def add_noise_dialog(self) -> None:
+        previous = self.window.session.noise or {}
+        dialog = NoiseDialog(self.window, previous.get("model", "gaussian"), previous.get("sigma", 25.0), previous.get("seed", 0))
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.window.add_noise(dialog.model.currentText(), dialog.sigma.value(), dialog.seed.value())
+
+    @Slot()
+    def about(self) -> None:
+        from denoise_studio import __version__
+
+        name = self.window.windowTitle().rsplit(" — ", 1)[-1]
+        QMessageBox.about(self.window, name, f"<b>{name}</b> {__version__}<br>An interactive image-denoising workbench.")
+
+
+def build_menus(window: MainWindow) -> MenuActions:
     """Fill the menu bar; the actions the window enables and disables become its attributes."""
+    actions = MenuActions(window)
     bar = window.menuBar()
-    _file_menu(window, bar.addMenu("&File"))
+    _file_menu(window, actions, bar.addMenu("&File"))
 
     view_menu = bar.addMenu("&View")
     group = QActionGroup(window)
@@ -56,26 +118,27 @@ def build_menus(window: MainWindow) -> None:
     window.cancel_action = add_action(window, run_menu, "&Cancel (discard)", window.on_cancel_clicked, "Esc")
 
     help_menu = bar.addMenu("&Help")
-    add_action(window, help_menu, "&About", window.about)
+    add_action(window, help_menu, "&About", actions.about)
+    return actions
 
 
-def _file_menu(window: MainWindow, menu: Any) -> None:
+def _file_menu(window: MainWindow, actions: MenuActions, menu: Any) -> None:
     exports = window.exports
-    add_action(window, menu, "&Open…", window.open_dialog, QKeySequence.StandardKey.Open, "Open a noisy image")
+    add_action(window, menu, "&Open…", actions.open_dialog, QKeySequence.StandardKey.Open, "Open a noisy image")
     samples = menu.addMenu("Open &sample")
     window.sample_actions = QActionGroup(window)
     for name in sample_names():
         action = samples.addAction(name)
         action.setData(SAMPLE_PREFIX + name)
         window.sample_actions.addAction(action)
-    window.sample_actions.triggered.connect(window.on_open_action)
+    window.sample_actions.triggered.connect(actions.on_open_action)
     window.recent_menu = menu.addMenu("Open &recent")
-    window.recent_menu.aboutToShow.connect(window.fill_recent_menu)
+    window.recent_menu.aboutToShow.connect(actions.fill_recent_menu)
     window.recent_actions = QActionGroup(window)
-    window.recent_actions.triggered.connect(window.on_open_action)
-    add_action(window, menu, "Load &reference…", window.load_reference_dialog, None, "Set the clean image of a real noisy one")
+    window.recent_actions.triggered.connect(actions.on_open_action)
+    add_action(window, menu, "Load &reference…", actions.load_reference_dialog, None, "Set the clean image of a real noisy one")
     menu.addSeparator()
-    add_action(window, menu, "Add &noise…", window.add_noise_dialog, "Ctrl+Shift+N", "Add synthetic noise; the clean image becomes the reference")
+    add_action(window, menu, "Add &noise…", actions.add_noise_dialog, "Ctrl+Shift+N", "Add synthetic noise; the clean image becomes the reference")
     menu.addSeparator()
     add_action(window, menu, "&Export selected…", exports.export_selected_dialog, "Ctrl+E")
     add_action(window, menu, "Export &all…", exports.export_all_dialog)

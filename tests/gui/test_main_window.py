@@ -120,7 +120,7 @@ def test_export_writes_the_image_and_a_correct_sidecar(window, run_method, small
 
     out = tmp_path / "out" / "nlm result.png"
     out.parent.mkdir()
-    assert window.export_result(entry.id, out) == out
+    assert window.exports.export_result(entry.id, out) == out
     written = load_image(out)
     assert np.abs(written.pixels - entry.image).max() <= 0.5 / 255 + 1e-6
     record = json.loads(sidecar_path(out).read_text())
@@ -133,9 +133,9 @@ def test_export_writes_the_image_and_a_correct_sidecar(window, run_method, small
     assert record["extra"]["noise"] == {"model": "gaussian", "sigma": 25.0, "seed": 7}
     assert "numpy" in record["versions"]
 
-    tiff = window.export_result(entry.id, tmp_path / "deep.tif", bit_depth=16)
+    tiff = window.exports.export_result(entry.id, tmp_path / "deep.tif", bit_depth=16)
     assert tiff is not None and load_image(tiff).bit_depth == 16
-    jpeg = window.export_result(entry.id, tmp_path / "small.jpg", jpeg_quality=40)
+    jpeg = window.exports.export_result(entry.id, tmp_path / "small.jpg", jpeg_quality=40)
     assert jpeg is not None and json.loads(sidecar_path(jpeg).read_text())["extra"]["jpeg_quality"] == 40
 
 
@@ -144,7 +144,7 @@ def test_export_never_overwrites_the_input_and_asks_for_others(window, run_metho
     run_method("gaussian")
     entry = window.results.all()[0]
     original = small_png.read_bytes()
-    assert window.export_result(entry.id, small_png) is None
+    assert window.exports.export_result(entry.id, small_png) is None
     assert small_png.read_bytes() == original
     assert "input" in window.last_error
 
@@ -152,10 +152,10 @@ def test_export_never_overwrites_the_input_and_asks_for_others(window, run_metho
     other.write_bytes(b"keep me")
     asked = []
     monkeypatch.setattr(window.exports, "confirm_overwrite", lambda path: asked.append(path) or False)
-    assert window.export_result(entry.id, other) is None
+    assert window.exports.export_result(entry.id, other) is None
     assert other.read_bytes() == b"keep me" and asked == [other]
     monkeypatch.setattr(window.exports, "confirm_overwrite", lambda path: True)
-    assert window.export_result(entry.id, other) == other
+    assert window.exports.export_result(entry.id, other) == other
     assert other.read_bytes() != b"keep me"
 
 
@@ -164,18 +164,18 @@ def test_export_all_comparison_and_curve(window, run_method, small_png: Path, tm
     window.add_noise("gaussian", 25.0, seed=0)
     run_method("nlm")
     run_method("slow", params=window.choices["slow"].method.Params(iterations=30, delay=0.0))
-    written = window.export_all(tmp_path)
+    written = window.exports.export_all(tmp_path)
     assert len(written) == 2 and all(sidecar_path(p).is_file() for p in written)
 
     first, second = window.results.all()
     window.compare(f"result:{first.id}", f"result:{second.id}")
-    comparison = window.export_comparison(tmp_path / "comparison.png")
+    comparison = window.exports.export_comparison(tmp_path / "comparison.png")
     image = load_image(comparison).pixels
     h, w = window.noisy.shape[:2]
     assert image.shape[0] > h and image.shape[1] >= 3 * w  # A, B and the reference, labelled above
     assert np.abs(image[-h:, :w] - first.image).max() <= 1.0 / 255 + 1e-6
 
-    result = window.export_curve(tmp_path / "curve.csv")
+    result = window.exports.export_curve(tmp_path / "curve.csv")
     assert result is not None
     csv_path, png_path = result
     lines = csv_path.read_text().splitlines()
@@ -410,7 +410,7 @@ def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_p
     assert window.viewer.effective_mode() == "split"
     # The selection rectangle (whole-image coordinates) is hidden over the crop, still selected.
     assert window.viewer._roi is None and window.viewer.selected_region() == (10, 20, 40, 30)
-    out = window.export_result(entry.id, tmp_path / "region.png")
+    out = window.exports.export_result(entry.id, tmp_path / "region.png")
     assert json.loads(sidecar_path(out).read_text())["extra"]["region"] == [10, 20, 40, 30]
 
     # An iterative region run shows its live images in place and keeps region-sized iterates.

@@ -31,7 +31,7 @@ def _run(qtbot, win: MainWindow, method_id: str, **kwargs) -> None:  # type: ign
 def test_restore_after_a_simulated_crash(qtbot, settings, choices, small_png: Path, tmp_path: Path) -> None:
     folder = tmp_path / "session"
     first = _window(qtbot, settings, choices, folder)
-    assert first.saved_session() is None  # nothing saved yet
+    assert first.session_keeper.saved() is None  # nothing saved yet
     first.open_image(str(small_png))
     first.add_noise("gaussian", 25.0, seed=4)
     _run(qtbot, first, "nlm")
@@ -47,8 +47,8 @@ def test_restore_after_a_simulated_crash(qtbot, settings, choices, small_png: Pa
 
     # The crash: the first window never closes. A new one finds the session and restores it.
     second = _window(qtbot, settings, choices, folder)
-    assert second.saved_session() is not None
-    assert second.restore_session()
+    assert second.session_keeper.saved() is not None
+    assert second.session_keeper.restore()
     np.testing.assert_array_equal(second.noisy, first.noisy)
     np.testing.assert_array_equal(second.reference, first.reference)
     assert second.session.noise == {"model": "gaussian", "sigma": 25.0, "seed": 4}
@@ -60,7 +60,7 @@ def test_restore_after_a_simulated_crash(qtbot, settings, choices, small_png: Pa
         assert new.psnr == pytest.approx(old.psnr) and new.ssim == pytest.approx(old.ssim)
         np.testing.assert_allclose(new.heatmap, old.heatmap, atol=1e-6)
     # A restored result exports like any other, and the restored session keeps being saved.
-    out = second.export_result(after[0].id, tmp_path / "restored nlm.png")
+    out = second.exports.export_result(after[0].id, tmp_path / "restored nlm.png")
     assert out is not None and out.is_file()
     _run(qtbot, second, "gaussian")
     second.close()
@@ -74,10 +74,10 @@ def test_a_damaged_session_is_no_session(qtbot, settings, choices, tmp_path: Pat
     folder.mkdir()
     (folder / MANIFEST).write_text("{ not json")
     win = _window(qtbot, settings, choices, folder)
-    assert win.saved_session() is None and not win.restore_session()
+    assert win.session_keeper.saved() is None and not win.session_keeper.restore()
     # A manifest naming a missing image: a clear message, the window goes on.
     (folder / MANIFEST).write_text(json.dumps({"version": 1, "input": {"source": "x.png", "noisy": "gone.npy"}, "results": []}))
-    assert not win.restore_session()
+    assert not win.session_keeper.restore()
     assert "cannot be restored" in (win.last_error or "")
     assert win.open_image("sample:chelsea")
     win.close()
@@ -92,7 +92,7 @@ def test_declining_keeps_the_old_session_aside(qtbot, settings, choices, small_p
     second = _window(qtbot, settings, choices, folder)
     previous = second.session_store.set_aside()
     assert previous == tmp_path / "session.previous" and (previous / MANIFEST).is_file()
-    assert second.saved_session() is None
+    assert second.session_keeper.saved() is None
     second.close()
 
 
