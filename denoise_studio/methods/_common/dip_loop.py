@@ -92,7 +92,7 @@ import torch.nn.functional as F
 
 from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.curves import (
-    ES_EMV, ES_WMV, NO_RULE, PSNR_NOISY, PSNR_NOISY_AVG, PSNR_REF, PSNR_REF_AVG, RULES, VARIANCE_EMV, VARIANCE_WMV,
+    ES_EMV, ES_WMV, EVENT_GUARD, NO_RULE, PSNR_NOISY, PSNR_NOISY_AVG, PSNR_REF, PSNR_REF_AVG, RULES, VARIANCE_EMV, VARIANCE_WMV,
     suggestion_key,
 )
 from denoise_studio.core.early_stop import ExponentialVariance, WindowedVariance
@@ -200,225 +200,289 @@ def fit(
     if params.threads > 0 and torch.device(ctx.device).type == "cpu":
         torch.set_num_threads(params.threads)
     try:
-        yield from _fit(noisy, params, cfg, ctx, preset, network)
+        yield from _DipRun(noisy, params, cfg, ctx, preset, network).steps()
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
 
 
-def _fit(
-    noisy: np.ndarray,
-    params: DipLoopParams,
-    cfg: SkipConfig,
-    ctx: RunContext,
-    preset: str = "",
-    network: torch.nn.Module | None = None,
-) -> Iterator[Snapshot]:
-    """The body of :func:`fit`."""
-    if noisy.ndim != 3:
-        raise MethodError("DIP expects an H×W×C image")
-    h, w, c = noisy.shape
-    if cfg.out_channels != c:
-        raise MethodError(f"network has {cfg.out_channels} output channels, image has {c}")
-    device = torch.device(ctx.device)
-    started = time.perf_counter()
+class Guard:
+    """The notebook's divergence guard: restore the last good weights after a drop of PSNR.
 
-    # Pad by reflection to the network's multiple; the network fits the padded image and every
-    # reported quantity is measured on the crop.
-    # Reflection padding of a 3×3 conv needs at least 2 pixels at the deepest scale.
-    req = SizeRequirements(multiple_of=2**cfg.scales, minimum=2 ** (cfg.scales + 1))
-    padded, pad = pad_to_requirements(noisy, req)
-    ph, pw = padded.shape[:2]
-    rows, cols = slice(pad.top, pad.top + h), slice(pad.left, pad.left + w)
-    target = to_tensor(padded, device)
-    noisy_t = target[..., rows, cols]
-    ref_t = None
-    if ctx.reference is not None and ctx.reference.shape == noisy.shape:
-        ref_t = to_tensor(ctx.reference, device)
+    After each step's loss, :meth:`check` compares the PSNR of the output against the noisy
+    image with the last accepted step's; a fall by more than ``GUARD_DROP_DB`` restores the
+    weights that produced the last good output (and returns True: the caller skips this step's
+    update). Otherwise it remembers the current weights as good. Disabled, it never fires.
+    """
 
-    net = (network if network is not None else build_network(cfg, ctx.seed)).to(device)
-    gen = torch.Generator(device=device).manual_seed(ctx.seed + 1)
-    z = make_input(cfg, ph, pw, gen, device)
-    channels_last = device.type == "cuda"  # measured slower on this project's CPUs (see BENCHMARKS.md)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-        z = z.contiguous(memory_format=torch.channels_last)
-    forward: Any = net
-    if params.compile:
-        try:
-            forward = torch.compile(net)
-        except Exception:  # noqa: BLE001 - compilation is an optional speed-up
-            forward = net
-    amp_dtype = resolve_precision(params.precision, device)
-    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
-    opt = torch.optim.Adam(net.parameters(), lr=params.learning_rate)
-    weights = [p for p in net.parameters()]
-    last_good = [p.detach().clone() for p in weights] if params.guard else []
-    psnr_last = 0.0  # the notebook starts from 0, so the first step is never "a drop"
+    def __init__(self, weights: list[torch.Tensor], enabled: bool, drop_db: float = GUARD_DROP_DB) -> None:
+        self.enabled = enabled
+        self.drop_db = drop_db
+        self._weights = weights
+        self._last_good = [w.detach().clone() for w in weights] if enabled else []
+        self.psnr_last = 0.0  # the notebook starts from 0, so the first step is never "a drop"
+        self.steps: list[int] = []  # the steps at which it fired
 
-    wmv = WindowedVariance(params.variance_window, params.patience)
-    emv = ExponentialVariance(params.emv_alpha, params.patience, warmup=params.variance_window)
-    suggested: dict[str, torch.Tensor] = {}
-    history = ctx.history if isinstance(ctx.history, IterateHistory) else None
-    if history is not None:
-        history.clear()
+    def check(self, step: int, psnr_noisy: float) -> bool:
+        """True (weights restored) when ``psnr_noisy`` fell too far; else remember the weights."""
+        if not self.enabled:
+            return False
+        if psnr_noisy - self.psnr_last < -self.drop_db:
+            with torch.no_grad():
+                torch._foreach_copy_(self._weights, self._last_good)
+            self.steps.append(step)
+            return True
+        with torch.no_grad():
+            torch._foreach_copy_(self._last_good, [w.detach() for w in self._weights])
+        self.psnr_last = psnr_noisy
+        return False
 
-    avg: torch.Tensor | None = None
-    raw: torch.Tensor | None = None
-    guard_steps: list[int] = []
-    events_seen: set[str] = set()
-    stop_reason = "iterations"
-    last_image_time = -math.inf
-    step = 0
-    jitter = torch.empty_like(z)
-    jitter_free_rules = params.input_noise > 0 and params.rule_input in ("auto", "jitter-free")
 
-    def autocast() -> Any:
-        return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+class OutputAverage:
+    """The exponential average of the outputs that DIP returns (notebook: ``exp_weight = 0.99``)."""
 
-    def ema(prev: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
-        if prev is None or params.ema_decay == 0.0:
-            return out.clone()
-        return prev.mul_(params.ema_decay).add_(out, alpha=1.0 - params.ema_decay)
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+        self.value: torch.Tensor | None = None
 
-    for t in range(1, params.iterations + 1):
-        ctx.wait_if_paused()
-        if ctx.stop_requested:
-            stop_reason = "user"
-            break
-        events: list[str] = []
-        inp = z
-        if params.input_noise > 0:
-            jitter.normal_(generator=gen)
-            inp = z + params.input_noise * jitter
-        with autocast():
+    def update(self, out: torch.Tensor) -> torch.Tensor:
+        """Fold ``out`` in (in place after the first output) and return the average."""
+        if self.value is None or self.decay == 0.0:
+            self.value = out.clone()
+        else:
+            self.value.mul_(self.decay).add_(out, alpha=1.0 - self.decay)
+        return self.value
+
+
+class StopRules:
+    """ES-WMV and ES-EMV side by side, with the averaged output each one suggests.
+
+    Both rules always run (their curves and suggestions are shown); only the rule named by
+    ``stop_rule`` ends the run. An event is reported once, at the step a rule detects its stop.
+    """
+
+    def __init__(self, params: DipLoopParams) -> None:
+        self.wmv = WindowedVariance(params.variance_window, params.patience)
+        self.emv = ExponentialVariance(params.emv_alpha, params.patience, warmup=params.variance_window)
+        self.suggested: dict[str, torch.Tensor] = {}
+        self._seen: set[str] = set()
+
+    def update(self, step: int, measured: torch.Tensor, average: torch.Tensor) -> list[str]:
+        """Feed one output to both rules; returns the rules that detected their stop now."""
+        events = []
+        for rule, name in ((self.wmv, ES_WMV), (self.emv, ES_EMV)):
+            if rule.update(step, measured):
+                self.suggested[name] = average.clone()
+            if rule.should_stop and name not in self._seen:
+                self._seen.add(name)
+                events.append(name)
+        return events
+
+    def should_stop(self, name: str) -> bool:
+        """Whether the rule called ``name`` ends the run now (``"none"``: never)."""
+        return (name == ES_WMV and self.wmv.should_stop) or (name == ES_EMV and self.emv.should_stop)
+
+    def variances(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.wmv.variance is not None:
+            out[VARIANCE_WMV] = self.wmv.variance
+        if self.emv.variance is not None:
+            out[VARIANCE_EMV] = self.emv.variance
+        return out
+
+    def suggestions(self) -> dict[str, int | None]:
+        return {suggestion_key(ES_WMV): self.wmv.best_step, suggestion_key(ES_EMV): self.emv.best_step}
+
+
+class _DipRun:
+    """One DIP run: the padded target, the network and its code, the optimiser and the parts above.
+
+    :meth:`steps` yields the snapshots of the module docstring, one per step and a final one.
+    """
+
+    def __init__(self, noisy: np.ndarray, params: DipLoopParams, cfg: SkipConfig, ctx: RunContext,
+                 preset: str, network: torch.nn.Module | None) -> None:
+        if noisy.ndim != 3:
+            raise MethodError("DIP expects an H×W×C image")
+        h, w, c = noisy.shape
+        if cfg.out_channels != c:
+            raise MethodError(f"network has {cfg.out_channels} output channels, image has {c}")
+        self.params, self.cfg, self.ctx, self.preset = params, cfg, ctx, preset
+        self.device = device = torch.device(ctx.device)
+        self.started = time.perf_counter()
+        # Pad by reflection to the network's multiple; the network fits the padded image and every
+        # reported quantity is measured on the crop. Reflection padding of a 3×3 conv needs at
+        # least 2 pixels at the deepest scale.
+        req = SizeRequirements(multiple_of=2**cfg.scales, minimum=2 ** (cfg.scales + 1))
+        padded, pad = pad_to_requirements(noisy, req)
+        self.padded_shape = padded.shape[:2]
+        self.rows, self.cols = slice(pad.top, pad.top + h), slice(pad.left, pad.left + w)
+        self.target = to_tensor(padded, device)
+        self.noisy_t = self.target[..., self.rows, self.cols]
+        self.ref_t = to_tensor(ctx.reference, device) if ctx.reference is not None and ctx.reference.shape == noisy.shape else None
+        self._build_network(network)
+        self.amp_dtype = resolve_precision(params.precision, device)
+        self.scaler = torch.amp.GradScaler(device.type) if self.amp_dtype == torch.float16 else None
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=params.learning_rate)
+        self.guard = Guard(list(self.net.parameters()), params.guard)
+        self.average = OutputAverage(params.ema_decay)
+        self.rules = StopRules(params)
+        self.history = ctx.history if isinstance(ctx.history, IterateHistory) else None
+        if self.history is not None:
+            self.history.clear()
+        self.raw: torch.Tensor | None = None
+        self.jitter = torch.empty_like(self.z)
+        self.jitter_free_rules = params.input_noise > 0 and params.rule_input in ("auto", "jitter-free")
+        self.last_image_time = -math.inf
+
+    def _build_network(self, network: torch.nn.Module | None) -> None:
+        """The network (seeded), its code z (from the generator that then draws the jitter)."""
+        device, cfg = self.device, self.cfg
+        self.net = (network if network is not None else build_network(cfg, self.ctx.seed)).to(device)
+        self.gen = torch.Generator(device=device).manual_seed(self.ctx.seed + 1)
+        ph, pw = self.padded_shape
+        self.z = make_input(cfg, ph, pw, self.gen, device)
+        if device.type == "cuda":  # channels-last measured slower on this project's CPUs (BENCHMARKS.md)
+            self.net = self.net.to(memory_format=torch.channels_last)
+            self.z = self.z.contiguous(memory_format=torch.channels_last)
+        self.forward: Any = self.net
+        if self.params.compile:
             try:
-                out_full = forward(inp)
+                self.forward = torch.compile(self.net)
+            except Exception:  # noqa: BLE001 - compilation is an optional speed-up
+                self.forward = self.net
+
+    def autocast(self) -> Any:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else contextlib.nullcontext()
+
+    def _output(self, inp: torch.Tensor, events: list[str]) -> torch.Tensor:
+        with self.autocast():
+            try:
+                return self.forward(inp).float()
             except Exception:
-                if forward is net:
+                if self.forward is self.net:
                     raise
                 # torch.compile compiles lazily, so a missing compiler shows up here: go eager.
-                forward = net
+                self.forward = self.net
                 events.append("eager")
-                out_full = net(inp)
-        out_full = out_full.float()
-        loss = F.mse_loss(out_full, target)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-        else:
-            loss.backward()
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value) and amp_dtype is not None:
-            # Mixed precision overflowed: continue in float32 from the current weights.
-            amp_dtype, scaler = None, None
-            events.append("fp32")
-            opt.zero_grad(set_to_none=True)
-            step = t
-            yield Snapshot(t, params.iterations, loss=None, events=tuple(events), message="mixed precision failed; float32 from now on")
-            continue
-        psnr_noisy = _psnr_from_mse(loss_value)
-        guard_fired = params.guard and psnr_noisy - psnr_last < -GUARD_DROP_DB
-        if guard_fired:
-            # The notebook's backtracking: restore the weights that produced the last good output.
-            with torch.no_grad():
-                torch._foreach_copy_(weights, last_good)
-            opt.zero_grad(set_to_none=True)
-            events.append("guard")
-            guard_steps.append(t)
-        else:
-            if params.guard:
-                with torch.no_grad():
-                    torch._foreach_copy_(last_good, [p.detach() for p in weights])
-                psnr_last = psnr_noisy
-            out = out_full.detach()[..., rows, cols]
-            measured = out
-            if jitter_free_rules:
-                # f(z) with the weights that produced this step's output, before the update.
-                with torch.no_grad(), autocast():
-                    measured = forward(z).float()[..., rows, cols]
-            if scaler is not None:
-                scaler.step(opt)
-                scaler.update()
-            else:
-                opt.step()
-            raw = out
-            avg = ema(avg, out)
-            for rule, key in ((wmv, ES_WMV), (emv, ES_EMV)):
-                if rule.update(t, measured):
-                    suggested[key] = avg.clone()
-                if rule.should_stop and key not in events_seen:
-                    events_seen.add(key)
-                    events.append(key)
-            if history is not None and history.wants(t):
-                history.record(t, avg)
-        step = t
+                return self.net(inp).float()
 
-        # Scalars: one transfer for all of them.
+    def steps(self) -> Iterator[Snapshot]:
+        params, ctx = self.params, self.ctx
+        stop_reason, step = "iterations", 0
+        for t in range(1, params.iterations + 1):
+            ctx.wait_if_paused()
+            if ctx.stop_requested:
+                stop_reason = "user"
+                break
+            yield self._step(t)
+            step = t
+            if self.rules.should_stop(params.stop_rule):
+                stop_reason = params.stop_rule
+                break
+        yield self._final(step, stop_reason)
+
+    def _step(self, t: int) -> Snapshot:
+        """One optimisation step (Sec. 3: a gradient step on ``||f(z + σ_p ε) − x||²``)."""
+        params, events = self.params, []
+        inp = self.z
+        if params.input_noise > 0:
+            self.jitter.normal_(generator=self.gen)
+            inp = self.z + params.input_noise * self.jitter
+        out_full = self._output(inp, events)
+        loss = F.mse_loss(out_full, self.target)
+        self.opt.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value) and self.amp_dtype is not None:
+            # Mixed precision overflowed: continue in float32 from the current weights.
+            self.amp_dtype, self.scaler = None, None
+            self.opt.zero_grad(set_to_none=True)
+            return Snapshot(t, params.iterations, loss=None, events=(*events, "fp32"), message="mixed precision failed; float32 from now on")
+        psnr_noisy = _psnr_from_mse(loss_value)
+        if self.guard.check(t, psnr_noisy):
+            self.opt.zero_grad(set_to_none=True)  # the notebook's backtracking: skip this update
+            events.append(EVENT_GUARD)
+        else:
+            events += self._update(t, out_full)
+        return self._snapshot(t, loss_value, psnr_noisy, events)
+
+    def _update(self, t: int, out_full: torch.Tensor) -> list[str]:
+        """Apply the step; fold the output into the average, the rules and the time machine."""
+        out = out_full.detach()[..., self.rows, self.cols]
+        measured = out
+        if self.jitter_free_rules:
+            # f(z) with the weights that produced this step's output, before the update.
+            with torch.no_grad(), self.autocast():
+                measured = self.forward(self.z).float()[..., self.rows, self.cols]
+        if self.scaler is not None:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        self.raw = out
+        average = self.average.update(out)
+        events = self.rules.update(t, measured, average)
+        if self.history is not None and self.history.wants(t):
+            self.history.record(t, average)
+        return events
+
+    def _snapshot(self, t: int, loss_value: float, psnr_noisy: float, events: list[str]) -> Snapshot:
+        """The step's snapshot: scalars in one transfer, an image at most ~10 times a second."""
         scalars: dict[str, float] = {PSNR_NOISY: psnr_noisy}
+        avg, raw = self.average.value, self.raw
         if avg is not None and raw is not None:
-            parts = [F.mse_loss(avg, noisy_t)]
-            if ref_t is not None:
-                parts += [F.mse_loss(raw, ref_t), F.mse_loss(avg, ref_t)]
+            parts = [F.mse_loss(avg, self.noisy_t)]
+            if self.ref_t is not None:
+                parts += [F.mse_loss(raw, self.ref_t), F.mse_loss(avg, self.ref_t)]
             values = torch.stack(parts).tolist()
             scalars[PSNR_NOISY_AVG] = _psnr_from_mse(values[0])
-            if ref_t is not None:
+            if self.ref_t is not None:
                 scalars[PSNR_REF] = _psnr_from_mse(values[1])
                 scalars[PSNR_REF_AVG] = _psnr_from_mse(values[2])
-        if wmv.variance is not None:
-            scalars[VARIANCE_WMV] = wmv.variance
-        if emv.variance is not None:
-            scalars[VARIANCE_EMV] = emv.variance
-
+        scalars.update(self.rules.variances())
         now = time.monotonic()
         image = None
-        if avg is not None and (now - last_image_time >= IMAGE_INTERVAL_S):
+        if avg is not None and now - self.last_image_time >= IMAGE_INTERVAL_S:
             image = to_numpy(avg)
-            last_image_time = now
-        info: dict[str, Any] = {}
-        if any(e in RULES for e in events):
-            info = {suggestion_key(ES_WMV): wmv.best_step, suggestion_key(ES_EMV): emv.best_step}
-        yield Snapshot(t, params.iterations, image=image, loss=loss_value, scalars=scalars, events=tuple(events), info=info)
+            self.last_image_time = now
+        info: dict[str, Any] = self.rules.suggestions() if any(e in RULES for e in events) else {}
+        return Snapshot(t, self.params.iterations, image=image, loss=loss_value, scalars=scalars, events=tuple(events), info=info)
 
-        if params.stop_rule == ES_WMV and wmv.should_stop:
-            stop_reason = ES_WMV
-            break
-        if params.stop_rule == ES_EMV and emv.should_stop:
-            stop_reason = ES_EMV
-            break
-
-    if avg is None or raw is None:
-        # Stopped before the first step: report the untrained network's output.
-        with torch.no_grad():
-            raw = net(z).float()[..., rows, cols]
-        avg = raw.clone()
-
-    rule_key = params.stop_rule if params.stop_rule != NO_RULE else DEFAULT_RULE
-    maps = {"raw": to_numpy(raw), "average": to_numpy(avg)}
-    if rule_key in suggested:
-        maps["suggested"] = to_numpy(suggested[rule_key])
-    kept = params.keep
-    if kept == "rule" and "suggested" not in maps:
-        kept = "average"
-    image = maps["suggested" if kept == "rule" else kept].copy()
-    seconds = time.perf_counter() - started
-    info = {
-        "stop_iteration": step,
-        "stop_rule": stop_reason,
-        suggestion_key(ES_WMV): wmv.best_step,
-        suggestion_key(ES_EMV): emv.best_step,
-        "kept": kept,
-        "guard_steps": guard_steps,
-        "preset": preset,
-        "network": describe(cfg),
-        "parameters": parameter_count(net),
-        "device": str(device),
-        "precision": "float32" if amp_dtype is None else str(amp_dtype).replace("torch.", ""),
-        "seconds": seconds,
-        "iterations_per_second": step / seconds if seconds > 0 else 0.0,
-        "padded_shape": [ph, pw],
-    }
-    yield Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
+    def _final(self, step: int, stop_reason: str) -> Snapshot:
+        """The final snapshot: the kept output, the alternatives as maps, and the run's facts."""
+        params = self.params
+        avg, raw = self.average.value, self.raw
+        if avg is None or raw is None:
+            # Stopped before the first step: report the untrained network's output.
+            with torch.no_grad():
+                raw = self.net(self.z).float()[..., self.rows, self.cols]
+            avg = raw.clone()
+        rule_key = params.stop_rule if params.stop_rule != NO_RULE else DEFAULT_RULE
+        maps = {"raw": to_numpy(raw), "average": to_numpy(avg)}
+        if rule_key in self.rules.suggested:
+            maps["suggested"] = to_numpy(self.rules.suggested[rule_key])
+        kept = params.keep
+        if kept == "rule" and "suggested" not in maps:
+            kept = "average"
+        image = maps["suggested" if kept == "rule" else kept].copy()
+        seconds = time.perf_counter() - self.started
+        info = {
+            "stop_iteration": step,
+            "stop_rule": stop_reason,
+            **self.rules.suggestions(),
+            "kept": kept,
+            "guard_steps": list(self.guard.steps),
+            "preset": self.preset,
+            "network": describe(self.cfg),
+            "parameters": parameter_count(self.net),
+            "device": str(self.device),
+            "precision": "float32" if self.amp_dtype is None else str(self.amp_dtype).replace("torch.", ""),
+            "seconds": seconds,
+            "iterations_per_second": step / seconds if seconds > 0 else 0.0,
+            "padded_shape": list(self.padded_shape),
+        }
+        return Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
 
 
 class IterativeFit:
