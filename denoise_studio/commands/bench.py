@@ -94,6 +94,13 @@ class Cell:
     seconds: list[float] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
 
+    def add(self, name: str, psnr: float, ssim: float, seconds: float) -> None:
+        """The figures of one more image."""
+        self.names.append(name)
+        self.psnr.append(psnr)
+        self.ssim.append(ssim)
+        self.seconds.append(seconds)
+
     def summary(self) -> dict[str, Any]:
         return {
             "method": self.method,
@@ -357,12 +364,6 @@ def run(args: argparse.Namespace) -> int:
     parse_difference(args.difference, args.by_noise)  # a mistake there is reported before any work
     if args.merge:
         return _run_merge(args)
-    from denoise_studio.core.image import load_image
-    from denoise_studio.core.method import RunContext, run_to_end
-    from denoise_studio.core.metrics import psnr, ssim
-    from denoise_studio.core.noise import NOISE_MODELS, add_noise
-    from denoise_studio.methods import create_method
-
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
     if args.offset < 0:
@@ -371,19 +372,46 @@ def run(args: argparse.Namespace) -> int:
         if path:
             check_text_output(path)
     method_ids = select_methods(args.methods)
+    bench = _Bench(args, method_ids, _overrides(args, method_ids), *_work(args))
+    bench.warm_up()
+    for lvl in bench.levels:
+        for index, item in bench.indexed:
+            bench.run_image(lvl, index, item)
+            bench.save(complete=False)
+    bench.progress.close()
+    bench.save(complete=True)
+    bench.report()
+    return 0
+
+
+def _overrides(args: argparse.Namespace, method_ids: list[str]) -> dict[str, dict[str, str]]:
+    """``-p METHOD.KEY=VALUE`` as ``{method: {key: value}}``."""
     overrides: dict[str, dict[str, str]] = {}
     for key, value in parse_key_values(args.param).items():
         mid, dot, name = key.partition(".")
         if not dot or mid not in method_ids:
             raise UserError(f"-p {key}={value}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(method_ids)}")
         overrides.setdefault(mid, {})[name] = value
+    return overrides
 
-    # The work: (name, noisy source or None, clean path) per image, and the noise levels.
+
+#: One image of the work: its name, the noisy file (real pairs) or None, the clean file.
+WorkItem = tuple[str, "Path | None", Path]
+
+
+def _work(args: argparse.Namespace) -> tuple[Path, list[float | None], str, list[tuple[int, WorkItem]]]:
+    """The folder, the noise levels, the noise model and the images, each with its index.
+
+    Each image keeps its index in the sorted folder, which seeds its noise: a slice of a run
+    sees exactly the noise of the full run.
+    """
+    from denoise_studio.core.noise import NOISE_MODELS
+
     if args.pairs:
         folder = Path(args.pairs)
         if not folder.is_dir():
             raise UserError(f"--pairs {folder}: no such folder")
-        items = [(name, noisy, clean) for name, noisy, clean in find_pairs(folder)]
+        items: list[WorkItem] = [(name, noisy, clean) for name, noisy, clean in find_pairs(folder)]
         levels: list[float | None] = [None]
         noise_model = "real"
     else:
@@ -397,119 +425,136 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--data {folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
         levels = list(parse_sigmas(args.sigma))
         noise_model = args.noise
-    # Each image keeps its index in the sorted folder, which seeds its noise: a slice of a run
-    # sees exactly the noise of the full run.
     indexed = list(enumerate(items))[args.offset :]
     if args.limit is not None:
         indexed = indexed[: args.limit]
     if not indexed:
         raise UserError(f"--offset {args.offset} skips all {len(items)} images")
+    return folder, levels, noise_model, indexed
 
-    methods = {}
-    params = {}
-    for mid in method_ids:
-        method = create_method(mid)
-        reason = method.availability()
-        if reason is not None:
-            raise UserError(f"{mid} cannot run here: {reason}")
-        base = method.Params.from_strings(overrides.get(mid, {}), base=method.Params())
-        methods[mid], params[mid] = method, base
 
-    # Non-blind protocol: a method that takes σ is told the true σ of synthetic Gaussian noise.
-    give_sigma = noise_model == "gaussian" and not args.blind
-    cells = {(mid, lvl): Cell(mid, noise_model, lvl) for lvl in levels for mid in method_ids}
-    noisy_cells = {lvl: Cell("noisy", noise_model, lvl) for lvl in levels}
-    command = "denoise-studio bench " + " ".join(_quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
-    started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    machine = machine_description()
-    progress = Progress(enabled=not args.quiet, label="bench")
-    total = len(indexed) * len(levels) * len(method_ids)
-    done = 0
-    clean_cache: dict[str, np.ndarray] = {}
+class _Bench:
+    """One benchmark run: the methods with their parameters, the cells of figures, the outputs."""
 
-    def save(complete: bool) -> None:
-        results = [c.summary() for c in cells.values() if c.psnr]
-        noisy_rows = [c.summary() for c in noisy_cells.values() if c.psnr]
+    def __init__(self, args: argparse.Namespace, method_ids: list[str], overrides: dict[str, dict[str, str]],
+                 folder: Path, levels: list[float | None], noise_model: str, indexed: list[tuple[int, WorkItem]]) -> None:
+        from denoise_studio.methods import create_method
+
+        self.args, self.method_ids, self.overrides = args, method_ids, overrides
+        self.folder, self.levels, self.noise_model, self.indexed = folder, levels, noise_model, indexed
+        self.methods, self.params = {}, {}
+        for mid in method_ids:
+            method = create_method(mid)
+            reason = method.availability()
+            if reason is not None:
+                raise UserError(f"{mid} cannot run here: {reason}")
+            self.methods[mid] = method
+            self.params[mid] = method.Params.from_strings(overrides.get(mid, {}), base=method.Params())
+        # Non-blind protocol: a method that takes σ is told the true σ of synthetic Gaussian noise.
+        self.give_sigma = noise_model == "gaussian" and not args.blind
+        self.cells = {(mid, lvl): Cell(mid, noise_model, lvl) for lvl in levels for mid in method_ids}
+        self.noisy_cells = {lvl: Cell("noisy", noise_model, lvl) for lvl in levels}
+        self.command = "denoise-studio bench " + " ".join(_quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
+        self.started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.machine = machine_description()
+        self.progress = Progress(enabled=not args.quiet, label="bench")
+        self.total = len(indexed) * len(levels) * len(method_ids)
+        self.done = 0
+        self._clean: dict[str, np.ndarray] = {}
+
+    def warm_up(self) -> None:
+        """Run each one-shot method on a small crop first, so that the first image's time does
+        not include imports and one-off set-up (the bm3d library, scipy, a network's weights)."""
+        from denoise_studio.core.image import load_image
+        from denoise_studio.core.method import RunContext, run_to_end
+
+        warm = load_image(self.indexed[0][1][2]).pixels[:32, :32]
+        for mid in self.method_ids:
+            if not self.methods[mid].iterative:  # an iterative method would run all its iterations
+                run_to_end(self.methods[mid], warm, self.params[mid], RunContext(seed=self.args.seed, device=self.args.device))
+
+    def _images(self, lvl: float | None, index: int, item: WorkItem) -> tuple[np.ndarray, np.ndarray]:
+        """The noisy and the clean image of one item at noise ``lvl``."""
+        from denoise_studio.core.image import load_image
+        from denoise_studio.core.noise import add_noise
+
+        name, noisy_path, clean_path = item
+        key = str(clean_path)
+        if key not in self._clean:
+            self._clean[key] = load_image(clean_path).pixels
+        clean = self._clean[key]
+        if noisy_path is not None:
+            noisy = load_image(noisy_path).pixels
+            if noisy.shape != clean.shape:
+                raise UserError(f"{name}: the noisy image is {noisy.shape} but the clean one is {clean.shape}")
+            return noisy, clean
+        assert lvl is not None
+        rng = np.random.default_rng([self.args.seed, int(round(1000 * lvl)), index])
+        options = {"clip": False} if self.noise_model == "gaussian" else {}
+        return add_noise(clean, self.noise_model, lvl, rng, **options), clean
+
+    def run_image(self, lvl: float | None, index: int, item: WorkItem) -> None:
+        """Every method on one image at one noise level; the figures go into the cells."""
+        from denoise_studio.core.method import RunContext, run_to_end
+        from denoise_studio.core.metrics import psnr, ssim
+
+        name = item[0]
+        noisy, clean = self._images(lvl, index, item)
+        self.noisy_cells[lvl].add(name, psnr(np.clip(noisy, 0, 1), clean), ssim(np.clip(noisy, 0, 1), clean), 0.0)
+        for mid in self.method_ids:
+            method, p = self.methods[mid], self.params[mid]
+            if self.give_sigma and lvl is not None and "sigma" in p.to_dict() and "sigma" not in self.overrides.get(mid, {}):
+                p = p.replace(sigma=float(lvl))
+            t0 = time.perf_counter()
+            final = run_to_end(method, noisy, p, RunContext(seed=self.args.seed, device=self.args.device))
+            seconds = time.perf_counter() - t0
+            assert final.image is not None
+            self.cells[(mid, lvl)].add(name, psnr(final.image, clean), ssim(final.image, clean), seconds)
+            self.done += 1
+            self.progress.update(self.done, self.total, f"σ {_format_sigma(lvl)} {mid} {name}")
+
+    def summaries(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return ([c.summary() for c in self.cells.values() if c.psnr], [c.summary() for c in self.noisy_cells.values() if c.psnr])
+
+    def save(self, complete: bool) -> None:
+        """Rewrite the JSON and Markdown outputs (atomically) with the figures so far."""
+        args = self.args
+        results, noisy_rows = self.summaries()
         if args.json:
             payload = {
                 "results": results,
                 "noisy_input": noisy_rows,
                 "per_image": [
                     {"method": c.method, "noise": c.noise, "sigma": c.sigma, "image": n, "psnr": p, "ssim": s, "seconds": t}
-                    for c in cells.values()
+                    for c in self.cells.values()
                     for n, p, s, t in zip(c.names, c.psnr, c.ssim, c.seconds)
                 ],
                 "complete": complete,
-                "command": command,
-                "machine": machine,
-                "started": started_at,
-                "data": str(folder),
+                "command": self.command,
+                "machine": self.machine,
+                "started": self.started_at,
+                "data": str(self.folder),
                 "seed": args.seed,
-                "sigma_given_to_methods": give_sigma,
-                "noise_clipped": noise_model != "gaussian",
-                "params": {mid: p.to_dict() for mid, p in params.items()},
+                "sigma_given_to_methods": self.give_sigma,
+                "noise_clipped": self.noise_model != "gaussian",
+                "params": {mid: p.to_dict() for mid, p in self.params.items()},
             }
             write_text(args.json, json.dumps(jsonable(payload), indent=1, ensure_ascii=False) + "\n")
         if args.markdown:
-            caption = f"Command: `{command}`\n\nMachine: {machine}" if command else f"Machine: {machine}"
-            caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if give_sigma else "no (estimated from each image)")
+            caption = f"Command: `{self.command}`\n\nMachine: {self.machine}" if self.command else f"Machine: {self.machine}"
+            caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if self.give_sigma else "no (estimated from each image)")
             if not complete:
                 caption += "\n\n**Partial results: the run is not finished.**"
             write_text(args.markdown, render_tables(args, results, noisy_rows, caption) + "\n")
 
-    # Warm-up on a small crop, so that the first image's time does not include imports and
-    # one-off set-up (the bm3d library, scipy, a network's weights).
-    warm = load_image(indexed[0][1][2]).pixels[:32, :32]
-    for mid in method_ids:
-        if not methods[mid].iterative:  # an iterative method would run all its iterations
-            run_to_end(methods[mid], warm, params[mid], RunContext(seed=args.seed, device=args.device))
-
-    for lvl in levels:
-        for index, (name, noisy_path, clean_path) in indexed:
-            key = str(clean_path)
-            if key not in clean_cache:
-                clean_cache[key] = load_image(clean_path).pixels
-            clean = clean_cache[key]
-            if noisy_path is not None:
-                noisy = load_image(noisy_path).pixels
-                if noisy.shape != clean.shape:
-                    raise UserError(f"{name}: the noisy image is {noisy.shape} but the clean one is {clean.shape}")
-            else:
-                assert lvl is not None
-                rng = np.random.default_rng([args.seed, int(round(1000 * lvl)), index])
-                options = {"clip": False} if noise_model == "gaussian" else {}
-                noisy = add_noise(clean, noise_model, lvl, rng, **options)
-            noisy_cells[lvl].names.append(name)
-            noisy_cells[lvl].psnr.append(psnr(np.clip(noisy, 0, 1), clean))
-            noisy_cells[lvl].ssim.append(ssim(np.clip(noisy, 0, 1), clean))
-            noisy_cells[lvl].seconds.append(0.0)
-            for mid in method_ids:
-                method, p = methods[mid], params[mid]
-                if give_sigma and lvl is not None and "sigma" in p.to_dict() and "sigma" not in overrides.get(mid, {}):
-                    p = p.replace(sigma=float(lvl))
-                ctx = RunContext(seed=args.seed, device=args.device)
-                t0 = time.perf_counter()
-                final = run_to_end(method, noisy, p, ctx)
-                seconds = time.perf_counter() - t0
-                assert final.image is not None
-                cell = cells[(mid, lvl)]
-                cell.names.append(name)
-                cell.psnr.append(psnr(final.image, clean))
-                cell.ssim.append(ssim(final.image, clean))
-                cell.seconds.append(seconds)
-                done += 1
-                progress.update(done, total, f"σ {_format_sigma(lvl)} {mid} {name}")
-            save(complete=False)
-    progress.close()
-    save(complete=True)
-
-    results = [c.summary() for c in cells.values() if c.psnr]
-    if not args.json:
-        print(render_tables(args, results, [c.summary() for c in noisy_cells.values() if c.psnr], ""))
-    else:
+    def report(self) -> None:
+        """The tables on stdout, or (with --json) one line per figure on stderr."""
+        results, noisy_rows = self.summaries()
+        if not self.args.json:
+            print(render_tables(self.args, results, noisy_rows, ""))
+            return
         for r in results:
             print(f"{r['method']:<12} {r['noise']} σ {_format_sigma(r['sigma']):>5}: {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}, {r['seconds']:.2f} s", file=sys.stderr)
-    return 0
 
 
 def _quote(arg: str) -> str:
