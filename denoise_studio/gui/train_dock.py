@@ -124,7 +124,34 @@ class TrainDock(QDockWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         outer.addLayout(form)
+        self._add_method_rows(form)
+        self._add_data_rows(form)
+        self._add_budget_rows(form)
+        outer.addLayout(self._buttons())
+        for combo in (self.method_combo, self.config_combo, self.data_combo, self.noise_combo, self.init_combo):
+            # Long item texts must not widen the dock (and with it the whole window).
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        outer.addWidget(self.status)
+        from denoise_studio.core.weights import user_weights_dir
 
+        self.where = QLabel(f"New weights go to {user_weights_dir()}")
+        self.where.setWordWrap(True)
+        self.where.setEnabled(False)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.where)
+        outer.addStretch(1)
+        self.setWidget(body)
+        self._set_running(False)
+        if self.method_combo.count():
+            self._on_method_changed(self.method_combo.currentIndex())
+        else:
+            self.status.setText("No network method is installed.")
+            self.start_button.setEnabled(False)
+
+    def _add_method_rows(self, form: QFormLayout) -> None:
         self.method_combo = QComboBox()
         for method_id, choice in self.choices.items():
             self.method_combo.addItem(choice.entry.title, method_id)
@@ -140,6 +167,7 @@ class TrainDock(QDockWidget):
         self.config_combo.setToolTip("lite: sized for a CPU; paper: the published size (needs a GPU and hours)")
         form.addRow("Configuration", self.config_combo)
 
+    def _add_data_rows(self, form: QFormLayout) -> None:
         self.data_combo = QComboBox()
         self.data_combo.setToolTip("What to train on")
         self.data_combo.currentIndexChanged.connect(self._on_data_changed)
@@ -181,6 +209,7 @@ class TrainDock(QDockWidget):
         self.sigma_label = QLabel("σ range")
         form.addRow(self.sigma_label, sigma_row)
 
+    def _add_budget_rows(self, form: QFormLayout) -> None:
         self.init_combo = QComboBox()
         self.init_combo.setToolTip(
             "Fine-tune trained weights (at a tenth of the learning rate), for example to adapt\n"
@@ -206,6 +235,7 @@ class TrainDock(QDockWidget):
         brow.addWidget(self.steps_spin)
         form.addRow("Budget", budget_row)
 
+    def _buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Train in the background; the loss and validation PSNR appear in the curve dock")
@@ -219,29 +249,7 @@ class TrainDock(QDockWidget):
         buttons.addWidget(self.start_button, 2)
         buttons.addWidget(self.stop_button, 1)
         buttons.addWidget(self.cancel_button, 1)
-        outer.addLayout(buttons)
-        for combo in (self.method_combo, self.config_combo, self.data_combo, self.noise_combo, self.init_combo):
-            # Long item texts must not widen the dock (and with it the whole window).
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(10)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        outer.addWidget(self.status)
-        from denoise_studio.core.weights import user_weights_dir
-
-        self.where = QLabel(f"New weights go to {user_weights_dir()}")
-        self.where.setWordWrap(True)
-        self.where.setEnabled(False)
-        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        outer.addWidget(self.where)
-        outer.addStretch(1)
-        self.setWidget(body)
-        self._set_running(False)
-        if self.method_combo.count():
-            self._on_method_changed(self.method_combo.currentIndex())
-        else:
-            self.status.setText("No network method is installed.")
-            self.start_button.setEnabled(False)
+        return buttons
 
     # ------------------------------------------------------------------------------ form
 
@@ -354,29 +362,39 @@ class TrainDock(QDockWidget):
         ``out``: where the weights go (default: a fresh name in the user weights folder).
         ``steps`` 0 or ``None`` with the form's "recipe": the recipe's count.
         """
-        from denoise_studio.core.weights import default_user_weights_path
-        from denoise_studio.training.data import DataSource
-        from denoise_studio.training.loop import TrainJob
-
         if self.worker is not None:
             return self._refuse("Training is already running: stop or cancel it first.")
         reason = self.busy() if self.busy is not None else None
         if reason:
             return self._refuse(reason)
+        refusal = self._apply_arguments(method_id, config, data, folder, noise, sigma, minutes, steps, init)
+        if refusal:
+            return self._refuse(refusal)
+        method_id = self.current_method_id()
+        assert method_id is not None
+        source = self._data_source()
+        if isinstance(source, str):
+            return self._refuse(source)
+        job = self._job(method_id, source, out, validate_every, recipe_overrides, seed)
+        self._launch(job, f"Training {self.choices[method_id].entry.title} ({job.config}, {source.name})")
+        return True
+
+    def _apply_arguments(self, method_id: str | None, config: str | None, data: str | None, folder: str | Path | None,
+                         noise: str | None, sigma: tuple[float, float] | None, minutes: float | None, steps: int | None,
+                         init: str | None) -> str | None:
+        """Put the given arguments into the form; the reason when one cannot be used."""
         if method_id is not None and not self.select_method(method_id):
-            return self._refuse(f"{method_id} is not a network method that can be trained here.")
+            return f"{method_id} is not a network method that can be trained here."
         method_id = self.current_method_id()
         if method_id is None:
-            return self._refuse("No network method to train.")
+            return "No network method to train."
         if config is not None:
             self.config_combo.setCurrentText(config)
-        config = self.config_combo.currentText()
         if data is not None:
             index = self.data_combo.findData(data)
             if index < 0:
-                return self._refuse(f"{self.choices[method_id].entry.title} cannot train on {DATA_LABELS.get(data, data)!r}.")
+                return f"{self.choices[method_id].entry.title} cannot train on {DATA_LABELS.get(data, data)!r}."
             self.data_combo.setCurrentIndex(index)
-        data = str(self.data_combo.currentData())
         if folder is not None:
             self.folder_edit.setText(str(folder))
         if noise is not None:
@@ -388,29 +406,42 @@ class TrainDock(QDockWidget):
             self.minutes_spin.setValue(float(minutes))
         if steps is not None:
             self.steps_spin.setValue(int(steps))
-        step_limit = self.steps_spin.value() or None
         if init is not None:
             index = next((i for i in range(self.init_combo.count()) if init in (self.init_combo.itemData(i), Path(str(self.init_combo.itemData(i))).stem)), -1)
             if index < 0:
-                return self._refuse(f"No weights named {init!r} for {self.choices[method_id].entry.title}.")
+                return f"No weights named {init!r} for {self.choices[method_id].entry.title}."
             self.init_combo.setCurrentIndex(index)
-        init_path = Path(self.init_combo.currentData()) if self.init_combo.currentData() else None
+        return None
 
+    def _data_source(self) -> Any:
+        """The training data the form describes, or the reason it cannot be used (a str)."""
+        from denoise_studio.training.data import DataSource
+
+        data = str(self.data_combo.currentData())
         try:
             if data == CURRENT_IMAGE:
                 image = self.current_image()
                 if image is None:
-                    return self._refuse("Open an image first: self-supervised training adapts to the image shown.")
+                    return "Open an image first: self-supervised training adapts to the image shown."
                 pixels = np.array(image, dtype=np.float32, copy=True)  # the window may replace its image
-                source = DataSource("noisy", Path("current image"), arrays=[pixels], channels=pixels.shape[2], name="current image")
-            else:
-                text = self.folder_edit.text().strip()
-                if not text or not Path(text).is_dir():
-                    return self._refuse("Choose a folder of training images." if not text else f"Not a folder: {text}")
-                low, high = self.sigma_low.value(), self.sigma_high.value()
-                source = DataSource(data, Path(text), noise=self.noise_combo.currentText(), sigma=(min(low, high), max(low, high)))
+                return DataSource("noisy", Path("current image"), arrays=[pixels], channels=pixels.shape[2], name="current image")
+            text = self.folder_edit.text().strip()
+            if not text or not Path(text).is_dir():
+                return "Choose a folder of training images." if not text else f"Not a folder: {text}"
+            low, high = self.sigma_low.value(), self.sigma_high.value()
+            return DataSource(data, Path(text), noise=self.noise_combo.currentText(), sigma=(min(low, high), max(low, high)))
         except ValueError as exc:
-            return self._refuse(str(exc))
+            return str(exc)
+
+    def _job(self, method_id: str, source: Any, out: Path | None, validate_every: int | None,
+             recipe_overrides: dict[str, Any] | None, seed: int) -> Any:
+        """The training job of the form, with the command line a model card records."""
+        from denoise_studio.core.weights import default_user_weights_path
+        from denoise_studio.training.loop import TrainJob
+
+        config = self.config_combo.currentText()
+        step_limit = self.steps_spin.value() or None
+        init_path = Path(self.init_combo.currentData()) if self.init_combo.currentData() else None
         if out is None:
             out = default_user_weights_path(method_id, config)
             n = 1
@@ -419,25 +450,19 @@ class TrainDock(QDockWidget):
                 n += 1
         command = (
             f"Denoise Studio Train dock: {method_id}, config {config}, data {source.name}"
-            + (f", noise {source.noise} σ {source.sigma[0]:g}–{source.sigma[1]:g}" if data == CLEAN_FOLDER else "")
+            + (f", noise {source.noise} σ {source.sigma[0]:g}–{source.sigma[1]:g}" if self.data_combo.currentData() == CLEAN_FOLDER else "")
             + f", {self.minutes_spin.value():g} min" + (f", {step_limit} steps" if step_limit else "")
             + (f", fine-tuned from {init_path.name}" if init_path is not None else "")
         )
-        job = TrainJob(
-            method_id=method_id,
-            config=config,
-            source=source,
-            out=out,
-            steps=step_limit,
-            minutes=self.minutes_spin.value(),
-            seed=seed,
-            validate_every=validate_every,
-            recipe_overrides=dict(recipe_overrides or {}),
-            command=command,
-            init_from=init_path,
+        return TrainJob(
+            method_id=method_id, config=config, source=source, out=out, steps=step_limit,
+            minutes=self.minutes_spin.value(), seed=seed, validate_every=validate_every,
+            recipe_overrides=dict(recipe_overrides or {}), command=command, init_from=init_path,
         )
-        self._method_id = method_id
-        self._title = f"Training {self.choices[method_id].entry.title} ({config}, {source.name})"
+
+    def _launch(self, job: Any, title: str) -> None:
+        self._method_id = job.method_id
+        self._title = title
         self.last_result = None
         self.worker = TrainWorker(job)
         self.worker.progressed.connect(self._on_progressed)
@@ -449,7 +474,6 @@ class TrainDock(QDockWidget):
         self.status.setText(f"{self._title}: preparing the data and the network…")
         self.training_started.emit(self._title)
         self.worker.start()
-        return True
 
     def _refuse(self, message: str) -> bool:
         self.status.setText(message)
