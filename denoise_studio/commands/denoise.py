@@ -32,10 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
 
 def run(args: argparse.Namespace) -> int:
-    from denoise_studio.core.image import load_image, save_image
-    from denoise_studio.core.method import RunContext, Snapshot, run_to_end
-    from denoise_studio.core.metrics import psnr, ssim
-    from denoise_studio.core.sidecar import build_record, write_sidecar
+    from denoise_studio.core.image import load_image
+    from denoise_studio.core.result import measure
     from denoise_studio.methods import get_entry
 
     entry = get_entry(args.method)
@@ -54,23 +52,51 @@ def run(args: argparse.Namespace) -> int:
     reason = method.availability()
     if reason is not None:
         raise UserError(f"{entry.id} cannot run here: {reason}")
+    params = _params(args, method, image.pixels)
+    check_cost(method, image.pixels.shape, params, args.device)
+    final, seconds, rows = _run(args, method, image.pixels, params, reference)
+    assert final.image is not None
+    if final.image.shape != image.pixels.shape:
+        raise UserError(f"{entry.id} returned an image of shape {final.image.shape} for an input of {image.pixels.shape}")
+    metrics: dict[str, Any] = {"seconds": seconds}
+    if reference is not None:
+        measured = measure(final.image, image.pixels, reference)
+        metrics.update(psnr=measured.psnr, ssim=measured.ssim, **peak_metrics(rows))
+    sidecar = _write(args, out, image, final, params, metrics)
+    if args.curve:
+        write_text(args.curve, curve_csv(rows))
+    if args.json:
+        report: dict[str, Any] = dict(final.info)
+        report.update(method=entry.id, params=params.to_dict(), output=str(out), sidecar=str(sidecar), **metrics)
+        print(json.dumps(jsonable(report), ensure_ascii=False))
+    elif not args.quiet:
+        quality = f", PSNR {metrics['psnr']:.2f} dB" if reference is not None else ""
+        quality += f", SSIM {metrics['ssim']:.4f}" if metrics.get("ssim") is not None else ""
+        print(f"wrote {out} ({entry.id}, {seconds:.2f} s{quality})", file=sys.stderr)
+    return 0
+
+
+def _params(args: argparse.Namespace, method: Any, pixels: Any) -> Any:
+    """The method's defaults for this image, with ``-p`` and ``--stop`` applied."""
     pairs = parse_key_values(args.param)
     if args.stop is not None:
-        names = {spec.name for spec in method.Params.specs()}
-        if "stop_rule" not in names:
-            raise UserError(f"--stop: method {entry.id} has no early-stopping rule")
+        if "stop_rule" not in {spec.name for spec in method.Params.specs()}:
+            raise UserError(f"--stop: method {method.id} has no early-stopping rule")
         pairs["stop_rule"] = args.stop
-    params = method.Params.from_strings(pairs, base=method.default_params(image.pixels))
-    check_cost(method, image.pixels.shape, params, args.device)
+    return method.Params.from_strings(pairs, base=method.default_params(pixels))
 
-    ctx = RunContext(seed=args.seed, device=args.device, reference=reference)
+
+def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any) -> tuple[Any, float, list[dict[str, Any]]]:
+    """Run to the end with a progress line; returns the final snapshot, the seconds and the curve rows."""
+    from denoise_studio.core.method import RunContext, Snapshot, run_to_end
+
     rows: list[dict[str, Any]] = []
-    progress = Progress(enabled=not args.quiet and not args.json, label=entry.id)
+    progress = Progress(enabled=not args.quiet and not args.json, label=method.id)
 
     def on_snapshot(snap: Snapshot) -> None:
         if snap.final and rows and snap.loss is None and not snap.scalars and not snap.events:
             return  # an iterative method's result: no new point on its curve
-        row: dict[str, Any] = {"step": snap.step, "loss": snap.loss}
+        row: dict[str, Any] = {"step": snap.step, LOSS: snap.loss}
         row.update(snap.scalars)
         if snap.events:
             row["events"] = ";".join(snap.events)
@@ -81,43 +107,30 @@ def run(args: argparse.Namespace) -> int:
     # Methods satisfy their own size requirements (core.tiling pads and crops inside them), so
     # the command line, the window and `replay` hand every method the same unpadded image.
     started = time.perf_counter()
-    final = run_to_end(method, image.pixels, params, ctx, on_snapshot=on_snapshot)
+    ctx = RunContext(seed=args.seed, device=args.device, reference=reference)
+    final = run_to_end(method, pixels, params, ctx, on_snapshot=on_snapshot)
     seconds = time.perf_counter() - started
     progress.close()
-    assert final.image is not None
-    result = final.image
-    if result.shape != image.pixels.shape:
-        raise UserError(f"{entry.id} returned an image of shape {result.shape} for an input of {image.pixels.shape}")
+    return final, seconds, rows
 
-    metrics: dict[str, Any] = {"seconds": seconds}
-    if reference is not None:
-        metrics["psnr"] = psnr(result, reference)
-        metrics["ssim"] = ssim(result, reference)
-        metrics.update(peak_metrics(rows))
 
-    save_image(out, result, bit_depth=image.bit_depth, alpha=image.alpha, protected=(image.source, args.reference))
+def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: Any, metrics: dict[str, Any]) -> Any:
+    """The result (same bit depth and alpha as the input) and its sidecar; returns the sidecar's path."""
+    from denoise_studio.core.image import save_image
+    from denoise_studio.core.sidecar import build_record, write_sidecar
+
+    save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(image.source, args.reference))
     info = dict(final.info)
     weights = info.get("weights") if isinstance(info.get("weights"), dict) else None
     record = build_record(
-        input_path=args.input, method_id=entry.id, params=params.to_dict(), seed=args.seed, device=args.device,
+        input_path=args.input, method_id=args.method, params=params.to_dict(), seed=args.seed, device=args.device,
         metrics=metrics, weights=weights,
         extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info},
     )
     try:
-        sidecar = write_sidecar(out, record)
+        return write_sidecar(out, record)
     except OSError as exc:
         raise UserError(f"the result was written but its sidecar was not: {exc}") from None
-    if args.curve:
-        write_text(args.curve, curve_csv(rows))
-
-    if args.json:
-        report: dict[str, Any] = dict(info)
-        report.update(method=entry.id, params=params.to_dict(), output=str(out), sidecar=str(sidecar), **metrics)
-        print(json.dumps(jsonable(report), ensure_ascii=False))
-    elif not args.quiet:
-        quality = f", PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f}" if reference is not None else ""
-        print(f"wrote {out} ({entry.id}, {seconds:.2f} s{quality})", file=sys.stderr)
-    return 0
 
 
 def peak_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:

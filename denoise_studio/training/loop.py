@@ -165,11 +165,38 @@ class Trainer:
     """One training run: build it from a :class:`TrainJob`, then iterate :meth:`run`."""
 
     def __init__(self, job: TrainJob, stop_event: threading.Event | None = None) -> None:
-        import torch
 
         self.job = job
         self.stop_event = stop_event or threading.Event()
         self.spec, self.family = spec_for(job.method_id)
+        self.recipe = recipe = self._recipe(job)
+        self.total = int(job.steps if job.steps is not None else recipe.steps)
+        if self.total < 1:
+            raise TrainingError("the number of steps must be at least 1")
+        self.validate_every = int(job.validate_every or recipe.validate_every)
+        # With a time budget and no step count, the schedule's length is fitted to the budget
+        # once the speed is known (then fixed, and kept in the checkpoint).
+        self.fit_schedule = job.minutes is not None and job.steps is None
+        self.recipe_steps = self.total
+        self.fitted = False
+        local_rank = self._join_group(job)
+        self._load_data(job)
+        self._build_model(job, local_rank)
+        self.step = 0
+        self.losses: list[float] = []
+        self.val_history: list[tuple[int, float]] = []
+        self.best_psnr: float | None = None
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.elapsed_before = 0.0  # minutes of earlier runs of a resumed training
+        self.processes = self.world
+        self.result: TrainResult | None = None
+        self.diverged = False  # a NaN/infinite loss ended the run: the current weights are broken
+        if job.resume is not None:
+            self.load_checkpoint(job.resume)
+
+    def _recipe(self, job: TrainJob) -> TrainRecipe:
+        """The method's recipe for the configuration, with the job's overrides (fine-tuning: a tenth of the rate)."""
         try:
             self.spec.check_config(job.config)
         except ValueError as exc:
@@ -180,18 +207,15 @@ class Trainer:
             raise TrainingError(f"bad recipe override: {exc}") from None
         if job.init_from is not None and "learning_rate" not in job.recipe_overrides:
             recipe = dataclasses.replace(recipe, learning_rate=recipe.learning_rate * FINE_TUNE_LR_SCALE)
-        self.recipe = recipe
-        self.total = int(job.steps if job.steps is not None else recipe.steps)
-        if self.total < 1:
-            raise TrainingError("the number of steps must be at least 1")
-        self.validate_every = int(job.validate_every or recipe.validate_every)
-        # With a time budget and no step count, the schedule's length is fitted to the budget
-        # once the speed is known (then fixed, and kept in the checkpoint).
-        self.fit_schedule = job.minutes is not None and job.steps is None
-        self.recipe_steps = self.total
-        self.fitted = False
+        return recipe
 
-        # Distributed set-up (torchrun): one process per device, gradients averaged by DDP.
+    def _join_group(self, job: TrainJob) -> int:
+        """Distributed set-up (torchrun): one process per device, gradients averaged by DDP.
+
+        Sets the rank, the world size and the device; returns the local rank.
+        """
+        import torch
+
         self.rank, self.world, local_rank = distributed_env()
         device = resolve_device(job.device)
         if self.world > 1 and device.startswith("cuda"):
@@ -205,9 +229,11 @@ class Trainer:
             if not dist.is_initialized():
                 dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
                 self._owns_group = True
+        return local_rank
 
-        # Data.
-        source = job.source
+    def _load_data(self, job: TrainJob) -> None:
+        """The training images, the patch sampler and (rank 0) the validation set."""
+        recipe, source = self.recipe, job.source
         if recipe.supervision == SUPERVISED and source.kind == NOISY:
             raise TrainingError(f"{job.method_id} is supervised: give it --clean DIR (with --noise) or --pairs DIR, not noisy images alone")
         try:
@@ -225,7 +251,11 @@ class Trainer:
         )
         self.validation: ValidationSet | None = validation_set(self.images, multiple_of=self.spec.size_requirements.multiple_of) if self.rank == 0 else None
 
-        # Network, optimiser, EMA.
+    def _build_model(self, job: TrainJob, local_rank: int) -> None:
+        """The network (seeded), the initial weights of a fine-tuning, DDP, the optimiser and the EMA copy."""
+        import torch
+
+        recipe, device = self.recipe, self.device
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job.seed)
             self.model: nn.Module = self.spec.build(job.config, self.channels).to(device)
@@ -244,19 +274,6 @@ class Trainer:
             self.ema = copy.deepcopy(self.model).eval()
             for p in self.ema.parameters():
                 p.requires_grad_(False)
-
-        self.step = 0
-        self.losses: list[float] = []
-        self.val_history: list[tuple[int, float]] = []
-        self.best_psnr: float | None = None
-        self.best_step = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.elapsed_before = 0.0  # minutes of earlier runs of a resumed training
-        self.processes = self.world
-        self.result: TrainResult | None = None
-        self.diverged = False  # a NaN/infinite loss ended the run: the current weights are broken
-        if job.resume is not None:
-            self.load_checkpoint(job.resume)
 
     def _load_initial_weights(self, path: Path) -> None:
         """Start from trained weights: they must be this method's, configuration and channels."""
