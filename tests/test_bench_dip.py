@@ -1,0 +1,71 @@
+"""``denoise-studio bench-dip``: the quality and fast parts end to end on a tiny crop, and its pieces."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_studio.cli import main
+from denoise_studio.commands.bench_dip.quality import summarise_curve, time_to_within
+from denoise_studio.commands.bench_dip.report import SECTION, replace_section
+from denoise_studio.core.image import save_image
+
+
+@pytest.fixture
+def crop_folder(astronaut: np.ndarray, tmp_path: Path) -> Path:
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    save_image(folder / "face.png", astronaut[40:104, 190:254])
+    return folder
+
+
+def test_the_quality_and_fast_parts_write_curves_figures_and_a_section(crop_folder: Path, tmp_path: Path, capsys) -> None:
+    results, section = tmp_path / "dip.json", tmp_path / "dip.md"
+    code = main(["bench-dip", "--parts", "quality", "--data", str(crop_folder), "--images", "1", "--crop", "48",
+                 "--iterations", "40", "--presets", "fast", "--threads", "1", "--json", str(results), "--markdown", str(section)])
+    assert code == 0
+    data = json.loads(results.read_text())
+    entry = data["quality"]["face"]
+    run = entry["fast"]["run"]
+    assert len(run["psnr_avg"]) == 40 and len(run["elapsed"]) == 40
+    assert all(b >= a for a, b in zip(run["elapsed"], run["elapsed"][1:]))  # wall time only grows
+    summary = entry["fast"]["summary"]
+    assert summary["peak_psnr"] == pytest.approx(max(run["psnr_avg"]))
+    assert 1 <= summary["peak_iteration"] <= 40
+    # After 40 iterations DIP is still far below BM3D and has not reached the noisy input's PSNR.
+    assert entry["bm3d"]["psnr"] > summary["peak_psnr"] and entry["noisy_psnr"] > 15
+    text = section.read_text()
+    assert text.startswith(SECTION) and "face" in text and f"{entry['bm3d']['psnr']:.2f}" in text
+    assert data["meta"]["crop"] == 48 and data["meta"]["threads"] == 1
+
+
+def test_an_unknown_part_is_a_user_error(capsys) -> None:
+    assert main(["bench-dip", "--parts", "speed,colour"]) == 2
+    assert "unknown part(s): colour" in capsys.readouterr().err
+
+
+def test_summary_reads_the_rules_suggestions_off_the_averaged_curve() -> None:
+    curve = [20.0, 24.0, 27.0, 28.5, 28.0, 27.0]
+    run = {"psnr_avg": curve, "psnr_raw": [c - 1 for c in curve], "elapsed": [0.5 * (i + 1) for i in range(6)],
+           "suggested_wmv": 3, "suggested_emv": None, "events": {"es-emv": 6}}
+    summary = summarise_curve(run, patience=1)
+    assert summary["peak_psnr"] == 28.5 and summary["peak_iteration"] == 4 and summary["time_to_peak_s"] == 2.0
+    assert summary["wmv_psnr"] == 27.0 and summary["wmv_gap"] == pytest.approx(1.5)
+    # ES-EMV stopped at 6 with patience 1: its suggestion was iteration 5.
+    assert summary["emv_iteration"] == 5 and summary["emv_gap"] == pytest.approx(0.5)
+    assert time_to_within(run, 28.0) == (2.0, 4)
+    assert time_to_within(run, 30.0) == (None, None)
+    assert math.isnan(summarise_curve({**run, "suggested_wmv": None, "events": {}})["wmv_psnr"])
+
+
+def test_the_section_replaces_only_its_own_part_of_the_file(tmp_path: Path) -> None:
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\n## Before\nkept\n\n" + SECTION + "\nold figures\n\n## After\nalso kept\n", encoding="utf-8")
+    replace_section(doc, SECTION + "\nnew figures\n")
+    text = doc.read_text(encoding="utf-8")
+    assert "old figures" not in text and "new figures" in text
+    assert "## Before\nkept" in text and "## After\nalso kept" in text
