@@ -10,7 +10,8 @@ import sys
 
 
 def main() -> int:
-    from denoise_studio.cli import SUBCOMMANDS, main as cli_main
+    from denoise_studio.cli import SUBCOMMANDS
+    from denoise_studio.cli import main as cli_main
 
     args = sys.argv[1:]
     if args and (args[0] in SUBCOMMANDS or args[0].startswith("-")):

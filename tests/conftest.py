@@ -11,6 +11,8 @@ import pytest
 import torch
 from hypothesis import settings
 
+from denoise_studio.core.image import load_image
+
 # One intra-op thread per test: on a shared 2-core machine oversubscribed torch threads made a
 # training step 80× slower (5.9 s against 0.07 s), and results do not depend on the timing.
 torch.set_num_threads(1)
@@ -19,8 +21,6 @@ torch.set_num_threads(1)
 settings.register_profile("default", derandomize=True, max_examples=60, print_blob=True)
 settings.register_profile("thorough", derandomize=False, max_examples=2000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-from denoise_studio.core.image import load_image
 
 
 @pytest.fixture

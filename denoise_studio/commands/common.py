@@ -39,7 +39,7 @@ def check_output_path(output: str | os.PathLike[str], *protected: str | os.PathL
             continue
         try:
             source = resolve_source(other)
-        except Exception:  # an unknown sample: the load reports it
+        except Exception:  # noqa: BLE001 - an unknown sample or a bad path: the load reports it
             continue
         if _same_file(target, source):
             which = "the input image" if position == 0 else "an input file (the reference)"
@@ -84,7 +84,7 @@ def check_text_output(path: str, *protected: str | None) -> Path:
                 raise UserError(f"{target}: refusing to overwrite an input or output image")
         except UserError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - an unknown sample or a bad path: the load reports it
             continue
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():

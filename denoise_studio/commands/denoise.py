@@ -9,7 +9,14 @@ import time
 from typing import Any
 
 from denoise_studio.commands.common import (
-    Progress, check_cost, check_output_path, check_text_output, jsonable, parse_key_values, shape_text, write_text,
+    Progress,
+    check_cost,
+    check_output_path,
+    check_text_output,
+    jsonable,
+    parse_key_values,
+    shape_text,
+    write_text,
 )
 from denoise_studio.core.curves import LOSS, PSNR_REF, PSNR_REF_AVG
 from denoise_studio.core.errors import UserError

@@ -27,7 +27,7 @@ def describe(entry: Any) -> dict[str, Any]:
         if method.availability() is not None:
             out["unavailable_reason"] = method.availability()
         out["params"] = [spec.to_json() for spec in cls.Params.specs()]
-    except Exception as exc:  # a method module being written or missing a dependency
+    except Exception as exc:  # noqa: BLE001 - a method that cannot load is listed as unavailable, with why
         out.update(available=False, unavailable_reason=f"cannot load: {type(exc).__name__}: {exc}", params=[])
     return out
 

@@ -18,12 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from denoise_studio.core.errors import UserError
 from denoise_studio.core.device import DeviceError
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.noise import NOISE_MODELS
 from denoise_studio.core.weights import default_user_weights_path
 from denoise_studio.training.data import CLEAN, NOISY, PAIRS, DataError, DataSource
-from denoise_studio.training.loop import TrainingError, TrainJob, Trainer, TrainProgress, distributed_env, spec_for
+from denoise_studio.training.loop import Trainer, TrainingError, TrainJob, TrainProgress, distributed_env, spec_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from denoise_studio.core.errors import UserError
 from denoise_studio.core.cost import CostEstimate
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.params import Params
 from denoise_studio.core.tiling import SizeRequirements
 
@@ -166,7 +166,7 @@ class Method(Generic[P]):
         """
         if not choice or getattr(params, "keep", None) == choice or choice not in maps:
             return None
-        return np.clip(maps[choice], 0.0, 1.0).astype(np.float32), params.replace(keep=choice)  # type: ignore[attr-defined]
+        return np.clip(maps[choice], 0.0, 1.0).astype(np.float32), params.replace(keep=choice)
 
     def kept_iteration(self, params: P, info: dict[str, Any], final_step: int | None) -> int | None:
         """The iteration the result of a finished run comes from (``None`` for one-shot methods).

@@ -92,6 +92,8 @@ def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
     if decoded.ndim == 2:
         decoded = decoded[:, :, None]
     else:

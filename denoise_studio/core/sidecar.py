@@ -138,7 +138,7 @@ def build_record(
     }
     if extra:
         record["extra"] = dict(extra)
-    return _jsonable(record)  # type: ignore[no-any-return]
+    return _jsonable(record)
 
 
 def write_sidecar(image_path: str | os.PathLike[str], record: dict[str, Any]) -> Path:

@@ -251,7 +251,6 @@ def load_state_dict(path: str | os.PathLike[str], card: ModelCard | None = None,
         file), the file is not a safetensors file, or its header names another method or
         configuration than its card.
     """
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 

@@ -50,6 +50,7 @@ class CentralMaskedConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         mask = torch.ones(1, 1, kernel_size, kernel_size)
         mask[..., kernel_size // 2, kernel_size // 2] = 0.0
+        self.mask: torch.Tensor
         self.register_buffer("mask", mask, persistent=False)
         with torch.no_grad():
             self.weight.mul_(self.mask)
@@ -194,11 +195,11 @@ class APBSNSpec(NetworkSpec):
         self.check_config(config)
         if config == "paper":
             return sidd_paper_recipe(
-                (
+                
                     "AP-BSN paper Sec. 4.1 and official conf/APBSN_SIDD.yaml: 120×120 random crops, "
                     "flips and rotations, batch 8, Adam(0.9, 0.999) at 1e-4 ×0.1 every 8 of 20 epochs, "
                     "self-supervised L1 on SIDD-Medium; here the camera noise model stands in for SIDD"
-                )
+                
             )
         return TrainRecipe(
             supervision=SELF_SUPERVISED,

@@ -458,9 +458,9 @@ class TotalVariation(_Classical):
         sigma, estimated = resolve_sigma(x, params.sigma)
         weight = params.weight if params.weight is not None else tv_weight_for_sigma(sigma)
         if x.shape[2] == 3:
-            out = denoise_tv_chambolle(x, weight=weight, max_num_iter=params.iterations, channel_axis=-1)
+            out = denoise_tv_chambolle(x, weight=weight, max_num_iter=params.iterations, channel_axis=-1)  # type: ignore[no-untyped-call]
         else:
-            out = denoise_tv_chambolle(x[:, :, 0], weight=weight, max_num_iter=params.iterations)
+            out = denoise_tv_chambolle(x[:, :, 0], weight=weight, max_num_iter=params.iterations)  # type: ignore[no-untyped-call]
         yield _final(out, x.shape, sigma, estimated, f"total variation, weight {weight:.4f}", weight=round(weight, 6))
 
 
@@ -502,9 +502,8 @@ class Wavelet(_Classical):
     description = "Adaptive per-sub-band thresholding of wavelet coefficients."
 
     def run(self, noisy: np.ndarray, params: WaveletParams, ctx: RunContext) -> Iterator[Snapshot]:
-        from skimage.restoration import denoise_wavelet
-
         import pywt
+        from skimage.restoration import denoise_wavelet
 
         x = _check_input(noisy)
         sigma, estimated = resolve_sigma(x, params.sigma)

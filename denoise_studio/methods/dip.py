@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoise_studio.core.method import Method, RunContext, Snapshot
-from denoise_studio.core.params import param
 from denoise_studio.core.cost import CostEstimate
+from denoise_studio.core.method import RunContext, Snapshot
+from denoise_studio.core.params import param
 from denoise_studio.methods._common.dip_loop import DipLoopParams, IterativeFit, estimate_cost, fit
 from denoise_studio.methods._common.skip_net import SkipConfig
 
@@ -61,7 +61,7 @@ def network_for(preset: str, channels: int) -> SkipConfig:
     return replace(base, out_channels=channels)
 
 
-class DIP(IterativeFit, Method[DIPParams]):
+class DIP(IterativeFit[DIPParams]):
     """Deep Image Prior (Ulyanov et al., CVPR 2018), denoising setting of Sec. 4."""
 
     id = "dip"

@@ -21,7 +21,9 @@ authors' repository (github.com/Yang-Liu1082/InvDN, ``Inv_arch.py``, ``Subnet_co
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -230,12 +232,12 @@ def _decode(net: nn.Module, y: torch.Tensor) -> torch.Tensor:
 
 def _channels(net: nn.Module) -> int:
     inner = getattr(net, "module", net)  # a DistributedDataParallel wrapper keeps the net here
-    return int(inner.channels)
+    return int(inner.channels)  # type: ignore[arg-type]
 
 
 def _levels(net: nn.Module) -> int:
     inner = getattr(net, "module", net)
-    return int(inner.levels)
+    return int(inner.levels)  # type: ignore[arg-type]
 
 
 def bicubic_reference(clean: torch.Tensor, scale: int) -> torch.Tensor:

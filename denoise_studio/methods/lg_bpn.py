@@ -89,6 +89,7 @@ class DSPMC(nn.Conv2d):
         offsets = (torch.arange(size) - size // 2) * dilation
         distance = offsets.abs()[:, None] + offsets.abs()[None, :]
         mask = (distance > BLIND_RADIUS).to(torch.float32)[None, None]
+        self.mask: torch.Tensor
         self.register_buffer("mask", mask, persistent=False)
         with torch.no_grad():
             self.weight.mul_(self.mask)
@@ -275,6 +276,7 @@ class GlobalBranch(nn.Module):
                 continue
             context = feats[..., context_rows, :]
             for block in self.blocks:
+                assert isinstance(block, DilatedTransformerBlock)
                 attn = block.attn.attention_map(context, groups)
                 part = block(part, attn, groups)
             halves.append(self.output(part))
@@ -355,11 +357,11 @@ class LGBPNSpec(NetworkSpec):
         self.check_config(config)
         if config == "paper":
             return sidd_paper_recipe(
-                (
+                
                     "LG-BPN paper Sec. 4.1 and official conf/APBSN_SIDD/BSN_SIDD.yaml: 120×120 crops, "
                     "flips and rotations, batch 8, Adam(0.9, 0.999) at 1e-4 ×0.1 every 8 of 20 epochs, "
                     "self-supervised L1; here the camera noise model stands in for SIDD"
-                )
+                
             )
         return TrainRecipe(
             supervision=SELF_SUPERVISED,

@@ -155,6 +155,7 @@ class WindowAttention(nn.Module):
         rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
         index = rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
         # Derived from the window size alone: not part of the weights.
+        self.relative_position_index: torch.Tensor
         self.register_buffer("relative_position_index", index, persistent=False)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -308,6 +309,7 @@ class MaskedSwinIR(nn.Module):
         self.config, self.channels, self.masked = config, channels, masked
         dim = config.embed_dim
         mean = torch.tensor(_RGB_MEAN if channels == 3 else (0.0,) * channels).view(1, channels, 1, 1)
+        self.mean: torch.Tensor
         self.register_buffer("mean", mean, persistent=False)
         self.embed = nn.Conv2d(channels, dim, 1)
         if masked:

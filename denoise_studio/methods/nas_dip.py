@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from denoise_studio.core.cost import CostEstimate
-from denoise_studio.core.method import MethodError, Method, RunContext, Snapshot
+from denoise_studio.core.method import MethodError, RunContext, Snapshot
 from denoise_studio.core.params import param
 from denoise_studio.methods._common.dip_loop import DipLoopParams, IterativeFit, fit
 from denoise_studio.methods._common.dip_loop import estimate_cost as dip_estimate_cost
@@ -93,7 +93,7 @@ def network_for(params: NASDIPParams, preset: str, channels: int) -> SkipConfig:
         raise MethodError(f"this NAS-DIP cell is not buildable: {exc}") from None
 
 
-class NASDIP(IterativeFit, Method[NASDIPParams]):
+class NASDIP(IterativeFit[NASDIPParams]):
     """NAS-DIP (Chen et al., ECCV 2020): DIP with the searched upsampling cell and cross-scale connections."""
 
     id = "nas_dip"

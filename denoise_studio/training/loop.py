@@ -411,7 +411,7 @@ class Trainer:
             ckpt = torch.load(path, map_location=self.device, weights_only=True)
         except FileNotFoundError:
             raise TrainingError(f"{path}: no such checkpoint") from None
-        except Exception as exc:  # a damaged or foreign file: pickle, zip and torch errors alike
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: pickle, zip and torch errors alike
             raise TrainingError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
             raise TrainingError(f"{path}: not a Denoise Studio checkpoint")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from denoise_studio.core.params import ParamError, Params, parse_value, param
+from denoise_studio.core.params import ParamError, Params, param, parse_value
 
 
 @dataclass(frozen=True)

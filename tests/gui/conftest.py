@@ -13,15 +13,15 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings
 
-from denoise_studio.core.image import load_image, save_image  # noqa: E402
-from denoise_studio.core.method import Method, RunContext, Snapshot  # noqa: E402
-from denoise_studio.core.params import Params, param  # noqa: E402
-from denoise_studio.gui import worker as worker_module  # noqa: E402
-from denoise_studio.gui.method_selector import MethodChoice, load_choices  # noqa: E402
-from denoise_studio.gui.theme import configure_pyqtgraph  # noqa: E402
-from denoise_studio.methods import MethodEntry  # noqa: E402
+from denoise_studio.core.image import load_image, save_image
+from denoise_studio.core.method import Method, RunContext, Snapshot
+from denoise_studio.core.params import Params, param
+from denoise_studio.gui import worker as worker_module
+from denoise_studio.gui.method_selector import MethodChoice, load_choices
+from denoise_studio.gui.theme import configure_pyqtgraph
+from denoise_studio.methods import MethodEntry
 
 configure_pyqtgraph()
 

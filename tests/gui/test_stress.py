@@ -10,9 +10,13 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
 
 from denoise_studio.gui import worker as worker_module
+
+# Wall-clock figures that a loaded machine distorts: run in CI's own step (`pytest -m slow`).
+pytestmark = pytest.mark.slow
 
 CYCLES = int(os.environ.get("STRESS_CYCLES", "50"))  # the issue asks for 50
 METHODS = ("slow", "nlm", "dip", "bilateral", "tv", "nas_dip", "median")
@@ -63,8 +67,6 @@ def _cycle(window, qtbot, index: int) -> None:  # type: ignore[no-untyped-def]
 
 def test_fifty_start_cancel_cycles_leave_nothing_behind(window, qtbot, small_png: Path) -> None:  # type: ignore[no-untyped-def]
     if not Path("/proc/self/statm").exists():
-        import pytest
-
         pytest.skip("memory is read from /proc")
     window.open_image(str(small_png))
     window.add_noise("gaussian", 25.0, seed=0)

@@ -164,7 +164,7 @@ def test_a_method_run_waits_for_training(qtbot, tiny_window) -> None:
 
 
 def test_weights_picker_without_provider_is_plain_text() -> None:
-    from denoise_studio.methods.ap_bsn import APBSNParams  # noqa: F401 - the Params of a network method
+    from denoise_studio.methods.ap_bsn import APBSNParams
 
     panel = ParamPanel(APBSNParams)
     assert not isinstance(panel.fields["weights"].editor, QComboBox)
@@ -181,9 +181,10 @@ def test_closing_the_window_cancels_training(qtbot, tiny_window) -> None:
 
 
 def test_gui_command_trains_before_a_screenshot(qapp, tmp_path: Path, rng: np.random.Generator, data_dir: Path) -> None:
+    import argparse
+
     from denoise_studio.commands.gui import add_arguments, run
     from denoise_studio.core.image import load_image
-    import argparse
 
     folder = tmp_path / "clean"
     folder.mkdir()

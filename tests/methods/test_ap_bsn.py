@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from denoise_studio.core.method import RunContext, run_to_end
+from denoise_studio.methods._common.pixel_shuffle import pd_down
 from denoise_studio.methods.ap_bsn import (
     APBSN,
     CONFIGS,
@@ -17,7 +18,6 @@ from denoise_studio.methods.ap_bsn import (
     CentralMaskedConv2d,
     r3_denoise,
 )
-from denoise_studio.methods._common.pixel_shuffle import pd_down
 
 TINY = CONFIGS["lite"].__class__(base=8, modules=2)
 

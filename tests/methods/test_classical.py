@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from denoise_studio.core.metrics import psnr
 from denoise_studio.core.method import run_to_end
+from denoise_studio.core.metrics import psnr
 from denoise_studio.core.noise import add_noise
 from denoise_studio.core.params import ParamError
-from denoise_studio.methods import REGISTRY, create_method
-from denoise_studio.methods import classical
+from denoise_studio.methods import REGISTRY, classical, create_method
 
 CLASSICAL = [k for k, e in REGISTRY.items() if e.family == "Classical"]
 

@@ -14,6 +14,7 @@ from denoise_studio.methods._common.dip_loop import build_network, fit
 from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
 from denoise_studio.methods.dip import DIP, DIPParams, network_for, resolve_preset
 
+
 @pytest.fixture(autouse=True)
 def _one_thread() -> object:
     """One torch thread: on the shared 2-core CPU two threads are many times slower."""

@@ -281,8 +281,8 @@ def test_generate_noise_command(tmp_path, small_rgb: np.ndarray, capsys: pytest.
     import json
 
     from denoise_studio.cli import main
-    from denoise_studio.core.image import load_image, save_image
     from denoise_studio.commands.generate_noise import output_paths
+    from denoise_studio.core.image import load_image, save_image
 
     assert output_paths("a/b.png", 1) == [Path("a/b.png")]
     assert output_paths("a/b.png", 2) == [Path("a/b-1.png"), Path("a/b-2.png")]

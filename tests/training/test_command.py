@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from denoise_studio.cli import main
+from denoise_studio.commands.train import parse_sigma
 from denoise_studio.core.method import RunContext, run_to_end
 from denoise_studio.core.weights import read_card
 from denoise_studio.methods import create_method
-from denoise_studio.commands.train import parse_sigma
 
 TINY = ["--patch-size", "24", "--batch-size", "4", "--threads", "1", "--quiet"]
 
@@ -51,8 +51,8 @@ def test_adapt_shipped_weights_to_one_noisy_image(tmp_path: Path, capsys: pytest
     from denoise_studio.core.image import save_image
     from denoise_studio.core.noise import add_noise
     from denoise_studio.core.weights import find_weights, load_state_dict
-    from denoise_studio.training.loop import FINE_TUNE_LR_SCALE, TrainJob, Trainer
     from denoise_studio.training.data import NOISY, DataSource
+    from denoise_studio.training.loop import FINE_TUNE_LR_SCALE, Trainer, TrainJob
 
     clean = np.random.default_rng(1).random((64, 80, 3)).astype(np.float32)
     image = tmp_path / "my photo.png"
@@ -116,6 +116,7 @@ def _losses(ckpt: Path) -> list[float]:
     return list(torch.load(ckpt, weights_only=True)["losses"])
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_gloo(clean_dir: Path, tmp_path: Path) -> None:
     """DistributedDataParallel with two CPU processes: it runs, and learns like one process.
 

@@ -12,9 +12,9 @@ import torch
 from denoise_studio.core.network import SELF_SUPERVISED, TrainRecipe
 from denoise_studio.core.weights import load_network, read_card
 from denoise_studio.methods.formresnet import DIFF_NETWORK, NETWORK
-from denoise_studio.training.data import CLEAN, NOISY, PAIRS, DataSource, PatchSampler, load_training_images
 from denoise_studio.training import loop
-from denoise_studio.training.loop import TrainingError, TrainJob, Trainer, learning_rate_at
+from denoise_studio.training.data import CLEAN, NOISY, PAIRS, DataSource, PatchSampler, load_training_images
+from denoise_studio.training.loop import Trainer, TrainingError, TrainJob, learning_rate_at
 
 TINY = {"patch_size": 24, "batch_size": 4}
 

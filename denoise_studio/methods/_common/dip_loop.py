@@ -84,7 +84,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -92,13 +92,23 @@ import torch.nn.functional as F
 
 from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.curves import (
-    ES_EMV, ES_WMV, EVENT_GUARD, NO_RULE, PSNR_NOISY, PSNR_NOISY_AVG, PSNR_REF, PSNR_REF_AVG, RULES, VARIANCE_EMV, VARIANCE_WMV,
+    ES_EMV,
+    ES_WMV,
+    EVENT_GUARD,
+    NO_RULE,
+    PSNR_NOISY,
+    PSNR_NOISY_AVG,
+    PSNR_REF,
+    PSNR_REF_AVG,
+    RULES,
+    VARIANCE_EMV,
+    VARIANCE_WMV,
     suggestion_key,
 )
 from denoise_studio.core.early_stop import ExponentialVariance, WindowedVariance
 from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
-from denoise_studio.core.method import MethodError, RunContext, Snapshot
+from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params, param
 from denoise_studio.core.tiling import SizeRequirements, pad_to_requirements
 from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
@@ -343,7 +353,7 @@ class _DipRun:
         ph, pw = self.padded_shape
         self.z = make_input(cfg, ph, pw, self.gen, device)
         if device.type == "cuda":  # channels-last measured slower on this project's CPUs (BENCHMARKS.md)
-            self.net = self.net.to(memory_format=torch.channels_last)
+            self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             self.z = self.z.contiguous(memory_format=torch.channels_last)
         self.forward: Any = self.net
         if self.params.compile:
@@ -384,7 +394,7 @@ class _DipRun:
 
     def _step(self, t: int) -> Snapshot:
         """One optimisation step (Sec. 3: a gradient step on ``||f(z + σ_p ε) − x||²``)."""
-        params, events = self.params, []
+        params, events = self.params, list[str]()
         inp = self.z
         if params.input_noise > 0:
             self.jitter.normal_(generator=self.gen)
@@ -392,7 +402,7 @@ class _DipRun:
         out_full = self._output(inp, events)
         loss = F.mse_loss(out_full, self.target)
         self.opt.zero_grad(set_to_none=True)
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()  # type: ignore[no-untyped-call]
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value) and self.amp_dtype is not None:
             # Mixed precision overflowed: continue in float32 from the current weights.
@@ -485,17 +495,20 @@ class _DipRun:
         return Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
 
 
-class IterativeFit:
-    """What DIP-style methods answer about their runs after the fact (see ``core.method.Method``)."""
+DP = TypeVar("DP", bound=DipLoopParams)
 
-    def keep_output(self, params: DipLoopParams, maps: dict[str, np.ndarray], choice: str) -> tuple[np.ndarray, DipLoopParams] | None:
+
+class IterativeFit(Method[DP]):
+    """Base of the DIP-style methods: what they answer about their runs after the fact (see ``core.method.Method``)."""
+
+    def keep_output(self, params: DP, maps: dict[str, np.ndarray], choice: str) -> tuple[np.ndarray, DP] | None:
         """The averaged or raw output, or the rule's suggested iterate, in place of the run's ``keep``."""
         key = "suggested" if choice == "rule" else choice
         if not choice or params.keep == choice or key not in maps:
             return None
         return np.clip(maps[key], 0.0, 1.0).astype(np.float32), params.replace(keep=choice)
 
-    def kept_iteration(self, params: DipLoopParams, info: dict[str, Any], final_step: int | None) -> int | None:
+    def kept_iteration(self, params: DP, info: dict[str, Any], final_step: int | None) -> int | None:
         """The iteration a finished run's result comes from.
 
         The rule's suggestion when the rule's iterate was kept (``keep: rule``), else the step
@@ -508,7 +521,7 @@ class IterativeFit:
                 return int(suggested)
         return int(final_step or info.get("stop_iteration") or params.iterations)
 
-    def repeat_until(self, params: DipLoopParams, iteration: int) -> DipLoopParams:
+    def repeat_until(self, params: DP, iteration: int) -> DP:
         """The same run, ended at ``iteration``: no stop rule, and the averaged output kept
         (what the time machine and the rule's suggestion show at that iteration)."""
         return params.replace(iterations=max(int(iteration), 1), stop_rule=NO_RULE, keep="average")

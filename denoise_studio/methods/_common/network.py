@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
+from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.device import (
     DeviceError,
     available_memory,
@@ -47,7 +48,6 @@ from denoise_studio.core.ensemble import RunningMoments, self_ensemble_x8
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.network import NetworkSpec
 from denoise_studio.core.params import Params, param
-from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.tiling import choose_tile_size, iter_tiled
 from denoise_studio.core.weights import ModelCard, WeightsEntry, WeightsError, find_weights, list_weights, load_network
 
