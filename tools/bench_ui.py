@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,101 +88,119 @@ class GapStats:
         return cls(len(arr), float(arr.max()), float(np.percentile(arr, 99)), float(arr.mean()))
 
 
-def measure(
-    seconds: float, idle: float, method_id: str, size: int = 256, freeze: bool = True, pairs: dict[str, str] | None = None,
-) -> dict[str, object]:
-    """Run the benchmark; return the figures (gaps in ms)."""
-    from denoise_studio.gui.application import create_application, freeze_startup_objects, warm_up
-
-    app = create_application(offscreen=True)
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
+def _window_with_a_run(folder: Path, method_id: str, size: int, freeze: bool, pairs: dict[str, str] | None) -> tuple[Any, str, Any]:
+    """The window on a noisy size×size crop of the astronaut, the method selected; its parameters."""
+    from PySide6.QtCore import QSettings
 
     from denoise_studio.core.image import load_image, save_image
+    from denoise_studio.gui.application import freeze_startup_objects, warm_up
     from denoise_studio.gui.main_window import MainWindow
     from denoise_studio.gui.method_selector import MethodChoice, load_choices
     from denoise_studio.methods import MethodEntry
 
+    pixels = load_image("sample:astronaut").pixels
+    top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
+    crop_path = folder / "astronaut_256.png"
+    save_image(crop_path, pixels[top : top + size, left : left + size])
+    warm_up()  # as `denoise-studio gui` does
+    choices = load_choices()
+    used = method_id
+    if method_id not in choices or not choices[method_id].available:
+        stand_in = TorchStandIn()
+        choices[stand_in.id] = MethodChoice(MethodEntry(stand_in.id, stand_in.title, stand_in.family, "bench_ui:TorchStandIn"), stand_in, None)
+        used = stand_in.id
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, choices=choices, initial=str(crop_path), restore_layout=False)
+    window.resize(1480, 940)
+    window.show()
+    window.add_noise("gaussian", 25.0, 0)
+    window.select_method(used)
+    if freeze:
+        freeze_startup_objects()  # as `denoise-studio gui` does
+    panel = window.param_panel(used)
+    params = panel.values() if panel is not None else None
+    if params is not None and "iterations" in params.to_dict():
+        spec = params.spec("iterations")
+        params = params.replace(iterations=int(spec.maximum or 100_000))
+    if params is not None and pairs:
+        params = type(params).from_strings(pairs, base=params)
+    return window, used, params
+
+
+class GapRecorder:
+    """A 10 ms precise timer on the UI thread; the gaps between its ticks, and the run's updates."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+        self.gaps: list[float] = []
+        self.big: list[tuple[float, float]] = []  # (time since start s, gap ms) of gaps over 50 ms
+        self.update_times: list[float] = []
+        self.updates = 0
+        self.steps = 0
+        self.clock = QElapsedTimer()
+        self.clock.start()
+        self._last = self.clock.nsecsElapsed()
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.tick)
+
+    def now(self) -> float:
+        return self.clock.nsecsElapsed() / 1e9
+
+    def tick(self) -> None:
+        now = self.clock.nsecsElapsed()
+        self.gaps.append((now - self._last) / 1e9)
+        if now - self._last > 50e6:
+            self.big.append((now / 1e9, (now - self._last) / 1e6))
+        self._last = now
+
+    def on_update(self, update: object) -> None:
+        self.update_times.append(self.now())
+        self.updates += 1
+        self.steps = max(self.steps, int(getattr(update, "step", 0)))
+
+    def take(self) -> GapStats:
+        """The statistics of the gaps so far (the first is the timer's start), then start afresh."""
+        stats = GapStats.of(self.gaps[1:])
+        self.gaps.clear()
+        self.big.clear()
+        return stats
+
+
+def _spin(duration: float) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(duration * 1000), loop.quit)
+    loop.exec()
+
+
+def measure(
+    seconds: float, idle: float, method_id: str, size: int = 256, freeze: bool = True, pairs: dict[str, str] | None = None,
+) -> dict[str, object]:
+    """Run the benchmark; return the figures (gaps in ms)."""
+    from denoise_studio.gui.application import create_application
+
+    app = create_application(offscreen=True)
     tmp = tempfile.TemporaryDirectory(prefix="denoise-studio-bench-ui-")
     try:
-        pixels = load_image("sample:astronaut").pixels
-        top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
-        crop_path = Path(tmp.name) / "astronaut_256.png"
-        save_image(crop_path, pixels[top : top + size, left : left + size])
-        warm_up()  # as `denoise-studio gui` does
-        choices = load_choices()
-        if method_id not in choices or not choices[method_id].available:
-            stand_in = TorchStandIn()
-            choices[stand_in.id] = MethodChoice(MethodEntry(stand_in.id, stand_in.title, stand_in.family, "bench_ui:TorchStandIn"), stand_in, None)
-            used = stand_in.id
-        else:
-            used = method_id
-        settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(settings=settings, choices=choices, initial=str(crop_path), restore_layout=False)
-        window.resize(1480, 940)
-        window.show()
-        window.add_noise("gaussian", 25.0, 0)
-        window.select_method(used)
-        if freeze:
-            freeze_startup_objects()  # as `denoise-studio gui` does
-        panel = window.param_panel(used)
-        params = panel.values() if panel is not None else None
-        if params is not None and "iterations" in params.to_dict():
-            spec = params.spec("iterations")
-            params = params.replace(iterations=int(spec.maximum or 100_000))
-        if params is not None and pairs:
-            params = type(params).from_strings(pairs, base=params)
-
-        gaps: list[float] = []
-        big: list[tuple[float, float]] = []  # (time since start s, gap ms) of gaps over 50 ms
-        clock = QElapsedTimer()
-        clock.start()
-        last = [clock.nsecsElapsed()]
-
-        class Recorder:
-            # A plain bound method on the UI thread; the timer fires there.
-            def tick(self) -> None:
-                now = clock.nsecsElapsed()
-                gaps.append((now - last[0]) / 1e9)
-                if now - last[0] > 50e6:
-                    big.append((now / 1e9, (now - last[0]) / 1e6))
-                last[0] = now
-
-        recorder = Recorder()
-        timer = QTimer()
-        timer.setTimerType(Qt.TimerType.PreciseTimer)
-        timer.timeout.connect(recorder.tick)
-
-        def spin(duration: float) -> None:
-            loop = QEventLoop()
-            QTimer.singleShot(int(duration * 1000), loop.quit)
-            loop.exec()
-
-        timer.start(TICK_MS)
-        spin(idle)
-        idle_stats = GapStats.of(gaps[1:])
-        gaps.clear()
-        updates = [0]
-        update_times: list[float] = []
-        big.clear()
-        run_start = clock.nsecsElapsed() / 1e9
-        steps = [0]
-
-        class Counter:
-            def on_update(self, update: object) -> None:
-                update_times.append(clock.nsecsElapsed() / 1e9)
-                updates[0] += 1
-                steps[0] = max(steps[0], int(getattr(update, "step", 0)))
-
-        counter = Counter()
+        window, used, params = _window_with_a_run(Path(tmp.name), method_id, size, freeze, pairs)
+        recorder = GapRecorder()
+        recorder.timer.start(TICK_MS)
+        _spin(idle)
+        idle_stats = recorder.take()
+        run_start = recorder.now()
         started = time.perf_counter()
         if not window.start_run(used, params=params):
             raise RuntimeError(window.last_error or "the run did not start")
         assert window.worker is not None
-        window.worker.yielded.connect(counter.on_update)
-        spin(seconds)
-        run_stats = GapStats.of(gaps[1:])
+        window.worker.yielded.connect(recorder.on_update)
+        _spin(seconds)
+        big = list(recorder.big)
+        run_stats = recorder.take()
         elapsed = time.perf_counter() - started
-        timer.stop()
+        recorder.timer.stop()
         window.cancel_run(wait=True)
         window.close()
         app.processEvents()
@@ -189,16 +208,16 @@ def measure(
             "method": used,
             "image": f"{size}×{size} RGB (astronaut crop, Gaussian σ 25)",
             "seconds": round(elapsed, 1),
-            "iterations": steps[0],
-            "iterations_per_second": round(steps[0] / elapsed, 2),
-            "ui_updates": updates[0],
+            "iterations": recorder.steps,
+            "iterations_per_second": round(recorder.steps / elapsed, 2),
+            "ui_updates": recorder.updates,
             "idle": idle_stats,
             "run": run_stats,
             "torch_threads": __import__("torch").get_num_threads(),
             "cpus": os.cpu_count(),
             "load_average": tuple(round(v, 1) for v in os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "big_gaps": [(round(t - run_start, 3), round(g, 1)) for t, g in big],
-            "update_times": [round(t - run_start, 3) for t in update_times],
+            "update_times": [round(t - run_start, 3) for t in recorder.update_times],
         }
     finally:
         tmp.cleanup()
