@@ -65,15 +65,3 @@ def _describe_spec(spec: dict[str, Any]) -> str:
     if spec.get("description"):
         text += f"  {spec['description']}"
     return text
-
-
-def _describe_spec(spec: dict[str, Any]) -> str:
-    default = "auto" if spec["default"] is None else spec["default"]
-    text = f"{spec['name']}={default}"
-    if "choices" in spec:
-        text += f"  {{{', '.join(spec['choices'])}}}"
-    elif "minimum" in spec or "maximum" in spec:
-        text += f"  [{spec.get('minimum', '')} … {spec.get('maximum', '')}]"
-    if spec.get("description"):
-        text += f"  {spec['description']}"
-    return text

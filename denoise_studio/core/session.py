@@ -1,4 +1,4 @@
-"""The session: the input image, the image the methods run on, and the clean reference.
+"""The session: the input image, the image the methods run on, the clean reference, the results.
 
 No Qt: the window holds one :class:`Session` and listens to it through plain callbacks; tests
 drive it directly. The input is a file or a built-in sample; the studio may add synthetic noise
@@ -19,7 +19,7 @@ from denoise_studio.core import metrics
 from denoise_studio.core.errors import UserError
 from denoise_studio.core.image import SAMPLE_PREFIX, ImageData
 from denoise_studio.core.noise import add_noise
-from denoise_studio.core.result import Region, crop
+from denoise_studio.core.result import Region, Result, crop
 
 Listener = Callable[[str], None]
 
@@ -35,6 +35,9 @@ class Session:
         self.reference_source: str | None = None
         #: The synthetic noise added by the studio: ``{"model", "sigma", "seed"}``, or None.
         self.noise: dict[str, Any] | None = None
+        #: The results of the session by id, in the order they were made (the results list
+        #: of the window shows and edits this very dictionary).
+        self.results: dict[int, Result] = {}
         self._listeners: list[Listener] = []
 
     # -- listening ------------------------------------------------------------------------
@@ -121,7 +124,8 @@ class Session:
 
     def protected_paths(self) -> tuple[str, ...]:
         """Files that no export may overwrite: the input and the reference."""
-        return tuple(s for s in (self.source, self.reference_source) if s and not s.startswith(SAMPLE_PREFIX))
+        paths = (s for s in (self.source, self.reference_source) if s and not s.startswith(SAMPLE_PREFIX))
+        return tuple(dict.fromkeys(paths))  # with synthetic noise the reference is the input itself
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QWidget
@@ -22,19 +19,6 @@ def device_description(device: str) -> str:
     if device == "mps":
         return "MPS (Apple GPU)"
     return f"CPU · {torch.get_num_threads()} threads"
-
-
-def weights_choices_for(method: Any) -> Callable[[], list[tuple[str, str, str]]] | None:
-    """For a network method: a callable listing its weights for the panel's weights picker."""
-    from denoise_studio.methods import is_network, weights_choices
-
-    if not is_network(method):
-        return None
-
-    def choices() -> list[tuple[str, str, str]]:
-        return weights_choices(method) or []
-
-    return choices
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.compare_state.row())
         self.a_combo, self.b_combo = self.compare_state.a_combo, self.compare_state.b_combo
-        self.results = ResultsPanel()
+        self.results = ResultsPanel(self.session.results)
         self.results.show_requested.connect(self._on_show_result)
         self.results.compare_requested.connect(self._on_compare_results)
         self.results.export_requested.connect(self.exports.export_ids_dialog)

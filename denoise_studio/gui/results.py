@@ -57,7 +57,8 @@ class ResultsPanel(QWidget):
     export_requested = Signal(list)
     removed = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, store: dict[int, Result] | None = None, parent: QWidget | None = None) -> None:
+        """``store``: the dictionary the results are kept in (the session's), a new one by default."""
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
@@ -81,7 +82,7 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        self.entries: dict[int, Result] = {}
+        self.entries: dict[int, Result] = store if store is not None else {}
         self._update_buttons()
 
     def add(self, entry: Result) -> None:
