@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate-noise": ("generate_noise", "new noisy versions of a noisy image by redrawing its InvDN latent"),
     "gui": ("gui", "open the Studio window"),
     "train": ("train", "train a network method and write its weights and model card"),
+    "zoo": ("zoo", "the shipped models: list them, train them all in one budget, check their figures"),
     "bench-dip": ("bench_dip", "benchmark Deep Image Prior: speed, stopping rules, fast preset, memory"),
 }
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.weights import SHIPPED, WeightsEntry, list_weights, shipped_dirs, write_card
 
 HEADER = """# Shipped models
@@ -32,7 +34,9 @@ def shipped_entries() -> list[WeightsEntry]:
 def record_benchmark(bench_json: Path) -> list[str]:
     """Copy mean PSNRs of ``bench_json`` into the cards of the shipped weights; the labels set."""
     data = json.loads(Path(bench_json).read_text(encoding="utf-8"))
-    dataset = Path(str(data.get("data", "?"))).name
+    if not data.get("data") or not data.get("command"):
+        raise UserError(f"{bench_json}: a bench record without its data set or its command cannot go into a card")
+    dataset = Path(str(data["data"])).name
     by_method: dict[str, WeightsEntry] = {}
     by_name: dict[tuple[str, str], WeightsEntry] = {}
     for entry in shipped_entries():
@@ -47,11 +51,17 @@ def record_benchmark(bench_json: Path) -> list[str]:
         label = f"{dataset} {row['noise']} σ{float(row['sigma']):g} ({row['images']} images)"
         entry.card.benchmark[label] = round(float(row["psnr"]), 2)
         entry.card.extra.pop("benchmark_command", None)  # the old single command, for all labels
-        entry.card.extra.setdefault("benchmark_commands", {})[label] = data.get("command", "")
+        entry.card.extra.setdefault("benchmark_commands", {})[label] = portable_command(str(data["command"]))
         entry.card.extra.setdefault("benchmark_ssim", {})[label] = round(float(row.get("ssim", float("nan"))), 4)
         write_card(entry.path, entry.card)
         written.append(f"{row['method']}: {label} = {row['psnr']:.2f} dB")
     return written
+
+
+def portable_command(command: str) -> str:
+    """The command without its output files (``--json``/``--markdown``), which name folders of the
+    machine it ran on: what remains runs as written from any checkout."""
+    return re.sub(r" --(json|markdown) \S+", "", command)
 
 
 def render() -> str:

@@ -55,3 +55,12 @@ def test_each_figure_keeps_the_command_that_measured_it(shipped: Path, tmp_path:
     }
     page = zoo.render()
     assert "- `denoise-studio bench --data CBSD68`" in page and "- `denoise-studio bench --data McMaster`" in page
+
+
+def test_a_record_without_its_data_set_is_refused_and_output_paths_are_dropped(shipped: Path, tmp_path: Path) -> None:
+    nameless = tmp_path / "nameless.json"
+    nameless.write_text(json.dumps({"command": "", "results": [{"method": "invdn", "noise": "camera", "sigma": 10, "images": 4, "psnr": 30.0}]}))
+    with pytest.raises(Exception, match="without its data set"):
+        zoo.record_benchmark(nameless)
+    assert read_card(shipped / "invdn-lite.safetensors").benchmark == {}
+    assert zoo.portable_command("denoise-studio bench --data X --json /somewhere/a.json --markdown /else/b.md --quiet") == "denoise-studio bench --data X --quiet"
