@@ -91,6 +91,9 @@ class TrainJob:
     # Fine-tuning: start from these weights (same method, configuration and channels) at a tenth
     # of the recipe's learning rate, for example to adapt shipped weights to one noisy image.
     init_from: Path | None = None
+    # Cut and degrade the patches on the training device (training/device_data.py): None = on
+    # CUDA, where the host would otherwise be the bottleneck; True forces it (tests on the CPU).
+    device_data: bool | None = None
 
 
 FINE_TUNE_LR_SCALE = 0.1
@@ -242,13 +245,13 @@ class Trainer:
             raise TrainingError(str(exc)) from None
         self.channels = self.images.source.channels
         # A self-supervised loss never sees a clean image, even when the source has them.
-        self.sampler = PatchSampler(
-            self.images,
-            recipe.patch_size,
-            max(1, math.ceil(recipe.batch_size / self.world)),
-            job.seed,
-            with_clean=recipe.supervision != SELF_SUPERVISED,
-        )
+        batch = max(1, math.ceil(recipe.batch_size / self.world))
+        with_clean = recipe.supervision != SELF_SUPERVISED
+        on_device = job.device_data if job.device_data is not None else self.device.startswith("cuda")
+        from denoise_studio.training.device_data import DEVICE_NOISE, DevicePatchSampler
+        self.sampler: Any = PatchSampler(self.images, recipe.patch_size, batch, job.seed, with_clean=with_clean)
+        if on_device and source.kind == CLEAN and source.noise in DEVICE_NOISE:
+            self.sampler = DevicePatchSampler(self.images, recipe.patch_size, batch, job.seed, with_clean, self.device)
         self.validation: ValidationSet | None = validation_set(self.images, multiple_of=self.spec.size_requirements.multiple_of) if self.rank == 0 else None
 
     def _build_model(self, job: TrainJob, local_rank: int) -> None:
@@ -304,14 +307,16 @@ class Trainer:
         lr = learning_rate_at(self.recipe, s, self.total)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        noisy_np, clean_np = self.sampler.batch(s, self.rank)
-        noisy = torch.from_numpy(noisy_np).to(self.device)
-        clean = torch.from_numpy(clean_np).to(self.device) if clean_np is not None else None
+        noisy, clean = self.sampler.batch(s, self.rank)
+        if not isinstance(noisy, torch.Tensor):  # the host sampler's numpy patches
+            noisy = torch.from_numpy(noisy).to(self.device, non_blocking=True)
+            clean = torch.from_numpy(clean).to(self.device, non_blocking=True) if clean is not None else None
         torch.manual_seed(step_seed(self.job.seed, s, self.rank, 1))  # dropout and friends
         generator = make_generator(self.device, step_seed(self.job.seed, s, self.rank, 2))
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
-        loss, parts = self.spec.training_loss(self.net, noisy, clean, generator)
+        with self._autocast():
+            loss, parts = self.spec.training_loss(self.net, noisy, clean, generator)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"the loss became {float(loss.detach())} at step {s + 1}")
         loss.backward()
@@ -324,6 +329,16 @@ class Trainer:
         value = float(loss.detach())
         self.losses.append(value)
         return value, dict(parts)
+
+    def _autocast(self) -> Any:
+        """bfloat16 autocast on CUDA (Hopper and Ampere run it at full rate); float32 elsewhere."""
+        import contextlib
+
+        import torch
+
+        if self.device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _update_ema(self) -> None:
         import torch
