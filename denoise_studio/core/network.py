@@ -90,8 +90,11 @@ class NetworkSpec(ABC):
         noisy: torch.Tensor,
         clean: torch.Tensor | None,
         generator: torch.Generator,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss of one batch (N×C×H×W in [0, 1]) and named parts of it for the log.
+
+        The parts are detached 0-d tensors: the trainer reads them on the host only when it
+        reports, so that an accelerator is not made to wait for the host every step.
 
         ``clean`` is ``None`` for self-supervised training: such a loss must never see it.
         """

@@ -225,14 +225,14 @@ class APBSNSpec(NetworkSpec):
         noisy: torch.Tensor,
         clean: torch.Tensor | None,
         generator: torch.Generator,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Self-supervised L1 between the PD(a)-BSN output and the noisy input itself (Eq. 4).
 
         ``clean`` is never looked at.
         """
         out = net(noisy)
         loss = F.l1_loss(out, noisy)
-        return loss, {"l1": float(loss.detach())}
+        return loss, {"l1": loss.detach()}
 
     def denoise(self, net: nn.Module, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """PD(b) inference and R3 with the configuration's T and p."""

@@ -238,7 +238,7 @@ class _ResidualSpec(NetworkSpec):
         noisy: torch.Tensor,
         clean: torch.Tensor | None,
         generator: torch.Generator,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Pixel L2 plus ``gradient_weight`` × the Sobel gradient loss (Sec. 3.3, eqs. 3–4).
 
         The perceptual and adversarial terms of the paper are not used (see the module doc).
@@ -249,7 +249,7 @@ class _ResidualSpec(NetworkSpec):
         pixel = ((estimate - clean) ** 2).mean()
         grad = gradient_loss(estimate, clean)
         loss = pixel + self.gradient_weight * grad
-        return loss, {"l2": float(pixel.detach()), "sobel": float(grad.detach())}
+        return loss, {"l2": pixel.detach(), "sobel": grad.detach()}
 
 
 class DiffResNetSpec(_ResidualSpec):

@@ -257,7 +257,7 @@ def invdn_loss(
     generator: torch.Generator | None,
     lambda_forward: float = 16.0,
     lambda_backward: float = 1.0,
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The InvDN training loss of one batch: the paper's forward plus backward objective.
 
     ``λ_f · Σ (LR − bicubic(clean))²  +  λ_b · Σ |net⁻¹(LR, z) − clean|`` with z ~ N(0, I),
@@ -283,8 +283,8 @@ def invdn_loss(
     loss = lambda_forward * fit + lambda_backward * rec
     pixels = float(c * h * w)
     parts = {
-        "forward_mse": float(fit.detach()) / (pixels / scale**2),
-        "backward_l1": float(rec.detach()) / pixels,
+        "forward_mse": fit.detach() / (pixels / scale**2),
+        "backward_l1": rec.detach() / pixels,
     }
     return loss, parts
 
@@ -454,7 +454,7 @@ class InvDNSpec(NetworkSpec):
         noisy: torch.Tensor,
         clean: torch.Tensor | None,
         generator: torch.Generator,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if clean is None:
             raise ValueError("InvDN is trained with clean targets (supervised)")
         return invdn_loss(net, noisy, clean, generator)

@@ -388,11 +388,11 @@ class LGBPNSpec(NetworkSpec):
         noisy: torch.Tensor,
         clean: torch.Tensor | None,
         generator: torch.Generator,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Self-supervised L1 between the blind-patch output and the noisy input; ``clean`` unused."""
         out = net(noisy, "train")
         loss = F.l1_loss(out, noisy)
-        return loss, {"l1": float(loss.detach())}
+        return loss, {"l1": loss.detach()}
 
     def denoise(self, net: nn.Module, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Test-stride inference and R3 with the configuration's T and p."""

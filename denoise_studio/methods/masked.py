@@ -433,7 +433,7 @@ class MaskedSwinSpec(NetworkSpec):
         noisy: torch.Tensor,
         clean: torch.Tensor | None,
         generator: torch.Generator,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """L1 between the output and the clean patch (the released ``G_lossfn_type: l1``).
 
         The input mask is drawn inside the network in training mode, so the loss covers every
@@ -443,7 +443,7 @@ class MaskedSwinSpec(NetworkSpec):
             raise ValueError(f"{self.method_id} is supervised: it needs clean targets")
         out = net(noisy, generator=generator)
         loss = F.l1_loss(out, clean)
-        return loss, {"l1": float(loss.detach())}
+        return loss, {"l1": loss.detach()}
 
     def denoise(self, net: nn.Module, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One eval-mode pass (stochastic for the masked model: its attention mask stays on)."""

@@ -53,6 +53,8 @@ CHECKPOINT_FORMAT = "denoise-studio-checkpoint/1"
 # A time-budgeted schedule is fitted after this many steps, to 90 % of the remaining time (the
 # machine may be shared, and validations take time too), and refitted at every validation.
 FIT_AFTER_STEPS = 20
+# On CUDA the losses come to the host every this many steps (and at every validation).
+SYNC_EVERY = 50
 FIT_MARGIN = 0.9
 
 
@@ -187,6 +189,8 @@ class Trainer:
         self._build_model(job, local_rank)
         self.step = 0
         self.losses: list[float] = []
+        self._unreported: list[torch.Tensor] = []
+        self.defer_losses = self.device.startswith("cuda")  # see train_step
         self.val_history: list[tuple[int, float]] = []
         self.best_psnr: float | None = None
         self.best_step = 0
@@ -299,8 +303,13 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ one step
 
-    def train_step(self) -> tuple[float, dict[str, float]]:
-        """Take step ``self.step`` (0-based) and return its loss and named parts."""
+    def train_step(self) -> tuple[float | None, dict[str, float]]:
+        """Take step ``self.step`` (0-based) and return its loss and named parts.
+
+        On CUDA the loss stays on the device between reports (every ``SYNC_EVERY`` steps and at
+        validations): the step returns ``(None, {})`` and nothing waits for the host. A NaN
+        found at a report ends the run with the last validated weights, as on the CPU.
+        """
         import torch
 
         s = self.step
@@ -317,8 +326,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             loss, parts = self.spec.training_loss(self.net, noisy, clean, generator)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"the loss became {float(loss.detach())} at step {s + 1}")
+        self._unreported.append(loss.detach().float())
+        deferred = self.defer_losses and (s + 1) % SYNC_EVERY and (s + 1) % self.validate_every and s + 1 < self.total
+        if not deferred:
+            self._report_losses(s)
         loss.backward()
         if self.recipe.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
@@ -326,9 +337,20 @@ class Trainer:
         if self.ema is not None:
             self._update_ema()
         self.step += 1
-        value = float(loss.detach())
-        self.losses.append(value)
-        return value, dict(parts)
+        if deferred:
+            return None, {}
+        return self.losses[-1], {k: float(v) for k, v in parts.items()}
+
+    def _report_losses(self, step: int) -> None:
+        """Bring the losses since the last report to the host (one transfer); stop on a NaN."""
+        import torch
+
+        values = torch.stack(self._unreported).tolist()
+        self._unreported.clear()
+        for offset, value in enumerate(values):
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"the loss became {value} at step {step + 2 - len(values) + offset}")
+        self.losses.extend(values)
 
     def _autocast(self) -> Any:
         """bfloat16 autocast on CUDA (Hopper and Ampere run it at full rate); float32 elsewhere."""
@@ -520,6 +542,11 @@ class Trainer:
                 val_psnr=val,
                 best_psnr=self.best_psnr,
             )
+        if self._unreported and diverged is None:  # a budget ended the run between two reports
+            try:
+                self._report_losses(self.step - 1)
+            except TrainingDiverged as exc:
+                diverged, self.diverged = f"{exc}; kept the best weights (step {self.best_step})", True
         stopped = self.step < self.total
         minutes = self.elapsed_before + (time.monotonic() - started) / 60.0
         weights: Path | None = None

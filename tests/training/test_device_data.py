@@ -67,3 +67,31 @@ def test_a_training_run_with_device_patches(photo_folder: Path, tmp_path: Path) 
     reports = list(trainer.run())
     assert reports[-1].final and trainer.result is not None and trainer.result.weights is not None
     assert trainer.step == 6 and all(np.isfinite(trainer.losses))
+
+
+def test_deferred_losses_reach_the_host_at_reports_and_a_nan_still_stops_the_run(photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What CUDA does (losses read every SYNC_EVERY steps), forced on the CPU."""
+    from denoise_studio.training import loop
+
+    monkeypatch.setattr(loop, "SYNC_EVERY", 4)
+    source = DataSource(CLEAN, photo_folder, noise="gaussian", sigma=(25.0, 25.0), validation_images=1)
+    job = TrainJob(method_id="formresnet", config="lite", source=source, out=tmp_path / "w.safetensors", steps=10, device="cpu",
+                   validate_every=5, recipe_overrides={"batch_size": 2, "patch_size": 32})
+    trainer = Trainer(job)
+    trainer.defer_losses = True
+    reported = [(p.step, p.loss) for p in trainer.run() if not p.final]
+    assert [step for step, loss in reported if loss is not None] == [4, 5, 8, 10]  # reports and validations
+    assert len(trainer.losses) == 10 and all(np.isfinite(trainer.losses))
+
+    broken = Trainer(job)
+    broken.defer_losses = True
+    original = broken.spec.training_loss
+
+    def nan_from_step_6(net, noisy, clean, generator):  # type: ignore[no-untyped-def]
+        loss, parts = original(net, noisy, clean, generator)
+        return (loss * float("nan") if broken.step >= 6 else loss), parts
+
+    monkeypatch.setattr(broken.spec, "training_loss", nan_from_step_6)
+    list(broken.run())
+    assert broken.result is not None and broken.result.diverged and "step 7" in broken.result.diverged
+    assert broken.result.weights is not None  # the weights validated at step 5 are kept
