@@ -54,6 +54,27 @@ class Iterates(QObject):
         self.window = window
         self.run: IterativeRun | None = None
         self.plan: WholeImagePlan | None = None
+        #: Seconds into the run at which each reported step was reached (from the live updates).
+        self.times: dict[int, float] = {}
+
+    def start(self, run: IterativeRun) -> None:
+        """A new iterative run: its iterates replace the previous run's."""
+        self.run = run
+        self.times = {}
+
+    def seconds_at(self, step: int) -> float:
+        """The run's time at ``step``, interpolated between the steps the live updates reported."""
+        known = sorted(self.times.items())
+        if not known:
+            return 0.0
+        before = [(s, t) for s, t in known if s <= step]
+        after = [(s, t) for s, t in known if s >= step]
+        if not before:
+            return after[0][1] * step / max(after[0][0], 1)
+        if not after:
+            return before[-1][1]
+        (s0, t0), (s1, t1) = before[-1], after[0]
+        return t0 if s1 == s0 else t0 + (t1 - t0) * (step - s0) / (s1 - s0)
 
     # -- the time machine -----------------------------------------------------------------
 
@@ -73,8 +94,14 @@ class Iterates(QObject):
         except (KeyError, ValueError):
             return
         title = self.run.method.title if self.run is not None else "iterate"
-        self.window.show_live(f"{title} @ {step}", image, self.run.region if self.run is not None else None)
+        region = self.run.region if self.run is not None else None
+        self.window.show_live(f"{title} @ {step}", image, region)
         self.window.curve.set_cursor(step)
+        # The metrics follow the iterate on view, not the run's last one.
+        noisy, reference = self.window.session.region(region)
+        measured = measure(image, noisy, reference)
+        self.window.metrics_view.set_metrics(measured.psnr, measured.ssim)
+        self.window.metrics_view.set_heatmap(measured.heatmap, measured.heatmap_kind)
 
     @Slot(int)
     def keep_step(self, step: int) -> None:
@@ -89,10 +116,12 @@ class Iterates(QObject):
             return
         preview = not history.has_keyframe(step) and history.preview_shape != history.full_shape
         noisy, reference = self.window.session.region(run.region)
+        # Its parameters repeat the run to this iteration and stop there: the sidecar replays it.
+        params = run.method.repeat_until(run.params, step) or run.params
         result = Result(
             method_id=run.method.id,
             method_title=f"{run.method.title}{' (region)' if run.region is not None else ''} @ {step}",
-            params=run.params, image=image, seed=run.seed, device=self.window.device,
+            params=params, image=image, seed=run.seed, device=self.window.device, elapsed=self.seconds_at(step),
             iteration=step, preview=preview, final_step=step, region=run.region,
             input_source=run.source, noise=run.noise, reference_source=self.window.session.reference_source,
         )

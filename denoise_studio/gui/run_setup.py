@@ -57,7 +57,7 @@ def new_history(window: MainWindow, method: Method[Any], params: Params, seed: i
         budget_mb = int(window.settings.value("history/budget_mb", HISTORY_BUDGET_MB) or HISTORY_BUDGET_MB)
         history = IterateHistory(budget_bytes=budget_mb << 20)
         noise = dict(window.session.noise) if window.session.noise else None
-        window.iterates.run = IterativeRun(method, params, seed, window.session.source, noise, region)
+        window.iterates.start(IterativeRun(method, params, seed, window.session.source, noise, region))
     window.time_machine.set_history(history)
     return history
 

@@ -94,6 +94,7 @@ class RunView(QObject):
     def on_yielded(self, update: RunUpdate) -> None:
         window = self.window
         self._show_progress(update.step, update.total, update.eta, always_eta=True)
+        window.iterates.times[update.step] = update.elapsed
         if update.points:
             window.curve.add_points(update.points)
             window.time_machine.refresh()

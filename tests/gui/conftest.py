@@ -81,6 +81,9 @@ class SlowMethod(Method[SlowParams]):
         maps = {"average": image.copy(), "raw": raw}
         yield Snapshot(step, params.iterations, image=maps[params.keep].copy(), final=True, maps=maps)
 
+    def repeat_until(self, params: SlowParams, iteration: int) -> SlowParams:
+        return params.replace(iterations=iteration)
+
 
 @dataclass(frozen=True)
 class BrokenParams(Params):

@@ -340,7 +340,7 @@ def test_load_reference_checks_the_size(window, small_png: Path, tmp_path: Path)
 def test_time_machine_scrubs_and_keeps_iterates(window, run_method, small_png: Path, qtbot) -> None:
     window.open_image(str(small_png))
     window.add_noise("gaussian", 25.0, seed=0)
-    run_method("slow", params=window.choices["slow"].method.Params(iterations=30, delay=0.0))
+    run_method("slow", params=window.choices["slow"].method.Params(iterations=30, delay=0.01))
     tm = window.time_machine
     assert tm.isVisibleTo(window) and tm.steps() == list(range(1, 31))
     assert tm.current_step() == 30  # follows the newest
@@ -350,12 +350,19 @@ def test_time_machine_scrubs_and_keeps_iterates(window, run_method, small_png: P
     assert window.viewer.labels()[1] == "Slow test method @ 10"
     assert np.allclose(window.viewer.images()[1][1], tm.history.get(10), atol=1e-3)
     assert window.curve._cursor and window.curve._cursor[0].value() == 10
+    # The metrics follow the iterate on view (issue 17), not the run's final one.
+    at_10 = metrics.psnr(np.clip(tm.history.get(10), 0, 1), window.reference)
+    final = window.results.all()[-1].psnr
+    assert abs(at_10 - final) > 0.05 and window.metrics_view.psnr_label.text() == f"{at_10:.2f} dB"
     before = window.results.count()
     tm.keep_button.click()
     assert window.results.count() == before + 1
     kept = window.results.all()[-1]
     assert kept.iteration == 10 and kept.label.endswith("@ 10")
     assert kept.psnr == pytest.approx(metrics.psnr(kept.image, window.reference))
+    # Kept with the time it took and with parameters that end a replay at that iteration.
+    assert 0 < kept.elapsed <= window.results.all()[-2].elapsed
+    assert kept.params.iterations == 10
 
 
 def test_deep_image_prior_runs_live_in_the_window(window, run_method, small_png: Path) -> None:
@@ -503,3 +510,24 @@ def test_a_run_that_cannot_fit_is_refused_and_a_large_one_asks(window, monkeypat
     window.confirm_costly_runs = True
     assert not window.start_run(params=params) and window.worker is None
     assert len(asked) == 1 and "half of the free memory" in asked[0]
+
+
+def test_an_iterate_kept_from_the_time_machine_replays_exactly(window, run_method, small_png: Path, tmp_path: Path, capsys) -> None:
+    """Issue 17: `replay` of a kept iterate runs the job to that iteration and stops there."""
+    if not window.choices["dip"].available:
+        pytest.skip("Deep Image Prior is not available")
+    dip = window.choices["dip"].method
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    run_method("dip", params=dip.Params(preset="fast", iterations=12, precision="float32"), region=(8, 8, 32, 32), timeout=120_000)
+    window.iterates.keep_step(6)
+    kept = window.results.all()[-1]
+    assert kept.iteration == 6 and kept.params.iterations == 6 and kept.params.stop_rule == "none"
+    out = window.exports.export_result(kept.id, tmp_path / "kept.png", bit_depth=16)
+    assert out is not None
+    from denoise_studio.cli import main
+
+    assert main(["replay", str(out) + ".json", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # The iterate was kept in float16 by the time machine: the same to within its storage step.
+    assert report["matches"] is True and report["max_abs_difference"] <= 2.0**-11 + 2.0**-16
