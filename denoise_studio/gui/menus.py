@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
@@ -79,11 +79,39 @@ class MenuActions(QObject):
             self.window.add_noise(dialog.model.currentText(), dialog.sigma.value(), dialog.seed.value())
 
     @Slot()
+    def show_shortcuts(self) -> None:
+        """Every key of the window in one table (Help → Keyboard shortcuts, F1)."""
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", shortcuts_html(self.window), QMessageBox.StandardButton.Ok, self.window)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.open()
+        self.shortcuts_box = box
+
+    @Slot()
     def about(self) -> None:
         from denoise_studio import __version__
 
         name = self.window.windowTitle().rsplit(" — ", 1)[-1]
         QMessageBox.about(self.window, name, f"<b>{name}</b> {__version__}<br>An interactive image-denoising workbench.")
+
+
+#: Keys the image viewer handles itself (image_viewer.py), with what they do.
+VIEWER_KEYS = (("1 – 4", "compare mode: split, side by side, blink, difference"), ("B or Space", "blink between A and B"),
+               ("F", "fit the image to the window"), ("0", "one image pixel per screen pixel"),
+               ("Wheel / drag", "zoom at the cursor / pan"))
+
+
+def shortcuts_html(window: MainWindow) -> str:
+    """A table of the menus' shortcuts (read from the actions, so it cannot go stale) and the viewer's keys."""
+    rows = []
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        for action in menu.actions() if menu is not None else []:
+            key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            if key:
+                rows.append((key, f"{menu_action.text().replace('&', '')} → {action.text().replace('&', '')}"))
+    rows += list(VIEWER_KEYS)
+    body = "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for key, what in rows)
+    return f"<table>{body}</table>"
 
 
 def build_menus(window: MainWindow) -> MenuActions:
@@ -118,6 +146,7 @@ def build_menus(window: MainWindow) -> MenuActions:
     window.cancel_action = add_action(window, run_menu, "&Cancel (discard)", window.on_cancel_clicked, "Esc")
 
     help_menu = bar.addMenu("&Help")
+    add_action(window, help_menu, "&Keyboard shortcuts", actions.show_shortcuts, "F1")
     add_action(window, help_menu, "&About", actions.about)
     return actions
 

@@ -531,3 +531,23 @@ def test_an_iterate_kept_from_the_time_machine_replays_exactly(window, run_metho
     report = json.loads(capsys.readouterr().out)
     # The iterate was kept in float16 by the time machine: the same to within its storage step.
     assert report["matches"] is True and report["max_abs_difference"] <= 2.0**-11 + 2.0**-16
+
+
+def test_the_pixel_readout_never_widens_the_window(window, qtbot) -> None:
+    """Issue 17: the window grew from 1480 to 1765 px while the mouse moved over the image."""
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    width = window.width()
+    window.viewer.readout.setText("x = 12345, y = 12345  " + "R 0.123456 G 0.123456 B 0.123456  " * 20)
+    qtbot.wait(50)
+    assert window.width() == width and window.viewer.minimumSizeHint().width() < 900
+
+
+def test_help_lists_the_keyboard_shortcuts_from_the_menus(window) -> None:
+    from denoise_studio.gui.menus import shortcuts_html
+
+    text = shortcuts_html(window)
+    for key in ("Ctrl+R", "Ctrl+E", "Esc", "F1", "B or Space"):
+        assert key in text
+    assert "Run → Run" in text and "File → Export selected…" in text
