@@ -565,3 +565,25 @@ def test_a_closed_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["methods"]) == 0  # `denoise-studio methods | head`: no traceback, no error
     assert capsys.readouterr().err == ""
+
+
+def test_an_image_too_small_for_the_method_is_one_line_and_exit_2(astronaut: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 17: FormResNet on a 2×2 image ended with an internal RuntimeError, exit 1."""
+    tiny = tmp_path / "tiny.png"
+    save_image(tiny, astronaut[:2, :2])
+    assert main(["denoise", str(tiny), "-o", str(tmp_path / "out.png"), "-m", "formresnet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["denoise-studio denoise: error: the image is 2×2 pixels; FormResNet needs at least 8×8"]
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_truncated_png_prints_one_line_and_no_library_noise(astronaut: np.ndarray, tmp_path: Path) -> None:
+    """libpng's own "libpng error: ..." line used to come before ours."""
+    whole = tmp_path / "whole.png"
+    save_image(whole, astronaut[:128, :128])
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    done = subprocess.run([sys.executable, "-m", "denoise_studio", "denoise", str(truncated), "-o", str(tmp_path / "o.png"), "-m", "nlm"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"denoise-studio denoise: error: {truncated}: not a readable image (corrupt, truncated or of another format)"]

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     reason = method.availability()
     if reason is not None:
         raise UserError(f"{entry.id} cannot run here: {reason}")
+    method.check_input(image.pixels.shape)
     params = _params(args, method, image.pixels)
     check_cost(method, image.pixels.shape, params, args.device)
     final, seconds, rows = _run(args, method, image.pixels, params, reference)

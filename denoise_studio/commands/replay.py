@@ -22,7 +22,6 @@ from denoise_studio.core.method import RunContext, run_to_end
 from denoise_studio.core.noise import add_noise
 from denoise_studio.core.sidecar import SidecarError, read_sidecar, sidecar_path
 
-
 #: The largest rounding of a value in [0, 1] stored as float16 (half of 2^-10, the step in [0.5, 1]).
 ITERATE_STORAGE_STEP = 2.0**-11
 

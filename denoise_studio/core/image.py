@@ -10,8 +10,10 @@ it over the target, and refuses to write over a protected path (the input).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,9 +158,28 @@ def load_image(source: str | os.PathLike[str]) -> ImageData:
     return ImageData(pixels=pixels, bit_depth=depth, alpha=alpha, source=str(path))
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for the duration: libpng writes its own "libpng error: …" line
+    straight there before OpenCV reports the failure, which we already turn into one message."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a GUI without a console): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode(data: np.ndarray, flags: int, display: str) -> np.ndarray:
     try:
-        raw = cv2.imdecode(data, flags)
+        with _quiet_stderr():
+            raw = cv2.imdecode(data, flags)
     except cv2.error as exc:
         if "MAX_IMAGE_PIXELS" in str(exc):
             raise ImageError(f"{display}: the header claims more than {MAX_PIXELS // 1_000_000} megapixels; refusing to decode it") from None

@@ -24,6 +24,10 @@ P = TypeVar("P", bound=Params)
 FAMILIES = ("Classical", "Deep Image Prior", "Self-supervised", "Supervised")
 
 
+#: The smallest side of an image any method is asked to denoise.
+MIN_SIDE = 8
+
+
 class MethodError(UserError, RuntimeError):
     """A method cannot run on this input (a message for the user, not a bug)."""
 
@@ -148,6 +152,16 @@ class Method(Generic[P]):
     def run(self, noisy: np.ndarray, params: P, ctx: RunContext) -> Iterator[Snapshot]:
         """Denoise ``noisy`` (H×W×C float32 in [0, 1]); the last snapshot has ``final=True``."""
         raise NotImplementedError
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Refuse, with a :class:`MethodError` the user reads, an image too small to denoise.
+
+        Below ``MIN_SIDE`` pixels (or the method's declared minimum) filters and networks would
+        pad by more than the image holds.
+        """
+        smallest = max(MIN_SIDE, self.size_requirements.minimum)
+        if min(int(shape[0]), int(shape[1])) < smallest:
+            raise MethodError(f"the image is {shape[1]}×{shape[0]} pixels; {self.title} needs at least {smallest}×{smallest}")
 
     def repeat_until(self, params: P, iteration: int) -> P | None:
         """Parameters that repeat a run with ``params`` and end it exactly at ``iteration``.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QMessageBox
 
+from denoise_studio.core.errors import UserError
 from denoise_studio.core.method import Method
 from denoise_studio.core.params import ParamError, Params
 from denoise_studio.core.result import Region
@@ -66,6 +67,11 @@ def cost_is_acceptable(window: MainWindow, method: Method[Any], shape: tuple[int
     """Estimate the run's memory and time first: refuse what cannot fit, ask about what is large."""
     from denoise_studio.core.cost import assess
 
+    try:
+        method.check_input(shape)
+    except UserError as exc:
+        window.show_error(str(exc), "The image is too small")
+        return False
     verdict = assess(method, shape, params, window.device, stoppable=method.iterative)
     if verdict.level == "refuse":
         window.show_error(verdict.message, "Not enough memory for this run")
