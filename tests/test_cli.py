@@ -587,3 +587,42 @@ def test_a_truncated_png_prints_one_line_and_no_library_noise(astronaut: np.ndar
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"denoise-studio denoise: error: {truncated}: not a readable image (corrupt, truncated or of another format)"]
+
+
+def test_a_region_run_writes_the_rectangle_and_replays_it(astronaut: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    noisy = tmp_path / "noisy.png"
+    save_image(noisy, add_noise(astronaut[:96, :128], "gaussian", 25.0, 0))
+    out = tmp_path / "region.png"
+    assert main(["denoise", str(noisy), "-o", str(out), "-m", "nlm", "--region", "16,8,40,30"]) == 0
+    assert load_image(out).pixels.shape == (30, 40, 3)
+    assert read_sidecar(out.with_name("region.png.json"))["extra"]["region"] == [16, 8, 40, 30]
+    capsys.readouterr()
+    assert main(["replay", str(out) + ".json", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+    assert main(["denoise", str(noisy), "-o", str(tmp_path / "x.png"), "-m", "nlm", "--region", "100,0,40,30"]) == 2
+    assert "not inside the 128×96 image" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_deep_image_prior_writes_the_result_so_far(astronaut: np.ndarray, tmp_path: Path) -> None:
+    """Issue 17: the first Ctrl-C stops the run as Stop does and writes what it has (exit 130)."""
+    import signal
+    import time
+
+    noisy = tmp_path / "noisy.png"
+    save_image(noisy, add_noise(astronaut[:48, :48], "gaussian", 25.0, 0))
+    out = tmp_path / "stopped.png"
+    proc = subprocess.Popen([sys.executable, "-m", "denoise_studio", "denoise", str(noisy), "-o", str(out), "-m", "dip",
+                             "-p", "iterations=20000", "-p", "threads=1"], stderr=subprocess.PIPE, text=True)
+    lines = []
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:  # the progress lines show the run has started its iterations
+        lines.append(line)
+        if "dip [" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "interrupted: wrote the result at step" in rest
+    assert load_image(out).pixels.shape == (48, 48, 3)
+    assert read_sidecar(out.with_name("stopped.png.json"))["extra"]["stopped_early"] is True

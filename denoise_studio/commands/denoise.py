@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="set a parameter (repeatable); 'none' or 'auto' empties an optional one",
     )
     parser.add_argument("--reference", help="clean image to measure PSNR/SSIM against (never used by the method)")
+    parser.add_argument("--region", metavar="X,Y,W,H", help="run on this rectangle only (pixels), as the window's Region only; the output is the rectangle")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--device", default="cpu", help="torch device for network methods: cpu, cuda, cuda:1, mps (default cpu)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
@@ -55,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"the reference is {shape_text(reference.shape)} but the input is {shape_text(image.pixels.shape)}"
             )
+    region = parse_region(args.region, image.pixels.shape) if args.region else None
+    if region is not None:
+        from dataclasses import replace
+
+        from denoise_studio.core.result import crop
+
+        image, reference = replace(image, pixels=crop(image.pixels, region), alpha=crop(image.alpha, region)), crop(reference, region)
     method = entry.create()
     reason = method.availability()
     if reason is not None:
@@ -62,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     method.check_input(image.pixels.shape)
     params = _params(args, method, image.pixels)
     check_cost(method, image.pixels.shape, params, args.device)
-    final, seconds, rows = _run(args, method, image.pixels, params, reference)
+    final, seconds, rows, interrupted = _run(args, method, image.pixels, params, reference)
     assert final.image is not None
     if final.image.shape != image.pixels.shape:
         raise UserError(f"{entry.id} returned an image of shape {final.image.shape} for an input of {image.pixels.shape}")
@@ -70,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if reference is not None:
         measured = measure(final.image, image.pixels, reference)
         metrics.update(psnr=measured.psnr, ssim=measured.ssim, **peak_metrics(rows))
-    sidecar = _write(args, out, image, final, params, metrics)
+    sidecar = _write(args, out, image, final, params, metrics, region)
     if args.curve:
         write_text(args.curve, curve_csv(rows))
     if args.json:
@@ -81,7 +89,21 @@ def run(args: argparse.Namespace) -> int:
         quality = f", PSNR {metrics['psnr']:.2f} dB" if reference is not None else ""
         quality += f", SSIM {metrics['ssim']:.4f}" if metrics.get("ssim") is not None else ""
         print(f"wrote {out} ({entry.id}, {seconds:.2f} s{quality})", file=sys.stderr)
+    if interrupted:
+        print(f"interrupted: wrote the result at step {final.step} of {final.total}", file=sys.stderr)
+        return 130
     return 0
+
+
+def parse_region(text: str, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """``X,Y,W,H`` inside an image of ``shape``."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--region expects X,Y,W,H in pixels, got {text!r}") from None
+    if w < 1 or h < 1 or x < 0 or y < 0 or x + w > shape[1] or y + h > shape[0]:
+        raise UserError(f"--region {text}: not inside the {shape[1]}×{shape[0]} image")
+    return x, y, w, h
 
 
 def _params(args: argparse.Namespace, method: Any, pixels: Any) -> Any:
@@ -94,8 +116,15 @@ def _params(args: argparse.Namespace, method: Any, pixels: Any) -> Any:
     return method.Params.from_strings(pairs, base=method.default_params(pixels))
 
 
-def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any) -> tuple[Any, float, list[dict[str, Any]]]:
-    """Run to the end with a progress line; returns the final snapshot, the seconds and the curve rows."""
+def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any) -> tuple[Any, float, list[dict[str, Any]], bool]:
+    """Run to the end with a progress line; returns the final snapshot, the seconds, the curve
+    rows and whether Ctrl-C stopped it.
+
+    The first Ctrl-C asks the method to stop, as the window's Stop does: an iterative method
+    ends with its result so far, which is written. A second Ctrl-C interrupts at once.
+    """
+    import signal
+
     from denoise_studio.core.method import RunContext, Snapshot, run_to_end
 
     rows: list[dict[str, Any]] = []
@@ -116,13 +145,29 @@ def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, refere
     # the command line, the window and `replay` hand every method the same unpadded image.
     started = time.perf_counter()
     ctx = RunContext(seed=args.seed, device=args.device, reference=reference)
-    final = run_to_end(method, pixels, params, ctx, on_snapshot=on_snapshot)
+
+    def stop_on_interrupt(signum: int, frame: Any) -> None:
+        if ctx.stop_requested:
+            raise KeyboardInterrupt
+        ctx.request_stop()
+        print("\nstopping at the next step (Ctrl-C again to abandon the result)", file=sys.stderr, flush=True)
+
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, stop_on_interrupt) if method.iterative and main_thread else None
+    try:
+        final = run_to_end(method, pixels, params, ctx, on_snapshot=on_snapshot)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - started
     progress.close()
-    return final, seconds, rows
+    return final, seconds, rows, ctx.stop_requested
 
 
-def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: Any, metrics: dict[str, Any]) -> Any:
+def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: Any, metrics: dict[str, Any],
+           region: tuple[int, int, int, int] | None) -> Any:
     """The result (same bit depth and alpha as the input) and its sidecar; returns the sidecar's path."""
     from denoise_studio.core.image import save_image
     from denoise_studio.core.sidecar import build_record, write_sidecar
@@ -133,7 +178,8 @@ def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: A
     record = build_record(
         input_path=args.input, method_id=args.method, params=params.to_dict(), seed=args.seed, device=args.device,
         metrics=metrics, weights=weights,
-        extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info},
+        extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info, "region": list(region) if region else None,
+               "stopped_early": final.step < final.total if final.total > 1 else False},
     )
     try:
         return write_sidecar(out, record)
