@@ -170,6 +170,7 @@ def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: A
            region: tuple[int, int, int, int] | None) -> Any:
     """The result (same bit depth and alpha as the input) and its sidecar; returns the sidecar's path."""
     from denoise_studio.core.image import save_image
+    from denoise_studio.core.result import chosen_values
     from denoise_studio.core.sidecar import build_record, write_sidecar
 
     save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(image.source, args.reference))
@@ -179,6 +180,7 @@ def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: A
         input_path=args.input, method_id=args.method, params=params.to_dict(), seed=args.seed, device=args.device,
         metrics=metrics, weights=weights,
         extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info, "region": list(region) if region else None,
+               "chosen": chosen_values(params.to_dict(), info),
                "stopped_early": final.step < final.total if final.total > 1 else False},
     )
     try:

@@ -51,6 +51,7 @@ def export_result(
             "region": list(result.region) if result.region else None,
             "from_preview": result.preview,
             "label": result.label,
+            "chosen": result.chosen(),
             "bit_depth": bit_depth if suffix in SIXTEEN_BIT_SUFFIXES else 8,
             "jpeg_quality": jpeg_quality if suffix in JPEG_SUFFIXES else None,
         },

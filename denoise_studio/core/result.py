@@ -148,11 +148,16 @@ class Result:
         if measurement.sigma is not None:
             self.sigma_result = measurement.sigma
 
+    def chosen(self) -> dict[str, Any]:
+        """The values the method chose for the parameters left on "auto" (σ estimated, h, ...)."""
+        return chosen_values(self.params.to_dict() if self.params is not None else {}, self.info)
+
     def params_text(self, limit: int = 4) -> str:
         if self.params is None:
             return ""
+        chosen = self.chosen()
         items = list(self.params.to_dict().items())
-        text = ", ".join(f"{k}={short_value(v)}" for k, v in items[:limit])
+        text = ", ".join(f"{k}={short_value(chosen[k])} (auto)" if k in chosen else f"{k}={short_value(v)}" for k, v in items[:limit])
         return text + (", …" if len(items) > limit else "")
 
     def summary(self) -> str:
@@ -208,6 +213,11 @@ class Result:
             noise=record.get("noise"), info=dict(record.get("info") or {}), message=str(record.get("message", "")),
             created=float(record.get("created", time.time())),
         )
+
+
+def chosen_values(params: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """For each parameter left empty ("auto"), the value the run reports it used, if it does."""
+    return {name: info[name] for name, value in params.items() if value is None and isinstance(info.get(name), (int, float))}
 
 
 def short_value(value: Any) -> str:

@@ -131,7 +131,8 @@ class ResultsPanel(QWidget):
         lines = [entry.label, f"method: {entry.method_id}", f"seed: {entry.seed}, device: {entry.device}",
                  f"time: {entry.elapsed:.2f} s"]
         if entry.params is not None:
-            lines += [f"{k} = {short_value(v)}" for k, v in entry.params.to_dict().items()]
+            chosen = entry.chosen()
+            lines += [f"{k} = {short_value(chosen[k])} (auto)" if k in chosen else f"{k} = {short_value(v)}" for k, v in entry.params.to_dict().items()]
         if entry.input_source:
             lines.append(f"input: {entry.input_source}")
         return "\n".join(lines)

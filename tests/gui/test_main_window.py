@@ -551,3 +551,17 @@ def test_help_lists_the_keyboard_shortcuts_from_the_menus(window) -> None:
     for key in ("Ctrl+R", "Ctrl+E", "Esc", "F1", "B or Space"):
         assert key in text
     assert "Run → Run" in text and "File → Export selected…" in text
+
+
+def test_results_and_sidecars_show_what_auto_chose(window, run_method, small_png: Path, tmp_path: Path) -> None:
+    """Issue 17: the list said `sigma=auto, h=auto` while the run had estimated σ."""
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    run_method("nlm")
+    result = window.results.all()[-1]
+    assert result.params.sigma is None and "sigma" in result.chosen()
+    sigma = result.chosen()["sigma"]
+    assert 15.0 < sigma < 35.0  # estimated from σ 25 noise
+    assert f"sigma={sigma:.4g} (auto)" in result.summary()
+    out = window.exports.export_result(result.id, tmp_path / "nlm.png")
+    assert json.loads((tmp_path / "nlm.png.json").read_text())["extra"]["chosen"]["sigma"] == sigma and out is not None
