@@ -38,6 +38,9 @@ class Session:
         #: The results of the session by id, in the order they were made (the results list
         #: of the window shows and edits this very dictionary).
         self.results: dict[int, Result] = {}
+        # Each input keeps its own results: a new image starts an empty list, and opening an
+        # earlier image again brings its list back (by source).
+        self._results_by_source: dict[str, dict[int, Result]] = {}
         self._listeners: list[Listener] = []
 
     # -- listening ------------------------------------------------------------------------
@@ -56,6 +59,7 @@ class Session:
         """A new input: no noise, no reference."""
         self.source, self.input_data, self.noisy = source, data, data.pixels
         self.reference = self.reference_source = self.noise = None
+        self.results = self._results_by_source.setdefault(source, {})
         self._changed("input")
 
     def restore(self, data: ImageData, noisy: np.ndarray, reference: np.ndarray | None,
@@ -63,6 +67,7 @@ class Session:
         """The state of an earlier session, as it was kept on disk."""
         self.source, self.input_data, self.noisy = data.source, data, noisy
         self.reference, self.reference_source, self.noise = reference, reference_source, noise
+        self.results = self._results_by_source.setdefault(data.source or "", {})
         self._changed("input")
 
     def add_noise(self, model: str, sigma: float, seed: int) -> None:

@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
             return False
         self._retire_run()
         self.session.open(data, source)
+        self.results.set_store(self.session.results)  # a new image, a new list
         if not source.startswith(SAMPLE_PREFIX):
             self.remember_folder(source)
         recent = [source] + [r for r in self.recent_files() if r != source]
@@ -348,6 +349,7 @@ class MainWindow(QMainWindow):
         """The input of a restored session (the session keeper adds its results)."""
         self._retire_run()
         self.session.restore(data, noisy, reference, reference_source, noise)
+        self.results.set_store(self.session.results)
         self.compare_state.set_keys(INPUT, REFERENCE if reference is not None else None)
         self.setWindowTitle(f"{self.session.display_name()} (restored) — {APP_NAME}")
         self.image_label.setText(self.session.describe())

@@ -88,14 +88,26 @@ class ResultsPanel(QWidget):
     def add(self, entry: Result) -> None:
         """Append an entry and select it."""
         self.entries[entry.id] = entry
-        item = QListWidgetItem(QIcon(thumbnail(entry.image)), entry.summary())
-        item.setData(_ID_ROLE, entry.id)
-        item.setToolTip(self._tooltip(entry))
-        self.list.addItem(item)
+        item = self._append(entry)
         self.list.clearSelection()
         item.setSelected(True)
         self.list.setCurrentItem(item)
         self._update_buttons()
+
+    def set_store(self, store: dict[int, Result]) -> None:
+        """Show the results of another input (its own dictionary, kept by the session)."""
+        self.list.clear()
+        self.entries = store
+        for result in store.values():
+            self._append(result)
+        self._update_buttons()
+
+    def _append(self, entry: Result) -> QListWidgetItem:
+        item = QListWidgetItem(QIcon(thumbnail(entry.image)), entry.summary())
+        item.setData(_ID_ROLE, entry.id)
+        item.setToolTip(self._tooltip(entry))
+        self.list.addItem(item)
+        return item
 
     def count(self) -> int:
         return len(self.entries)

@@ -565,3 +565,23 @@ def test_results_and_sidecars_show_what_auto_chose(window, run_method, small_png
     assert f"sigma={sigma:.4g} (auto)" in result.summary()
     out = window.exports.export_result(result.id, tmp_path / "nlm.png")
     assert json.loads((tmp_path / "nlm.png.json").read_text())["extra"]["chosen"]["sigma"] == sigma and out is not None
+
+
+def test_a_new_image_starts_a_new_results_list_and_the_old_one_comes_back_with_its_image(window, run_method, small_png: Path, astronaut, tmp_path: Path) -> None:
+    """Issue 17: results of the previous image stayed in the list after File → Open."""
+    from denoise_studio.core.image import save_image
+
+    other = tmp_path / "other.png"
+    save_image(other, astronaut[200:264, 200:264])
+    window.open_image(str(small_png))
+    run_method("nlm")
+    first = window.results.all()[0]
+    window.open_image(str(other))
+    assert window.results.count() == 0 and window.results.list.count() == 0
+    assert [window.b_combo.itemText(i) for i in range(window.b_combo.count())] == ["(none)", "Noisy input"]
+    run_method("gaussian")
+    assert [r.method_id for r in window.results.all()] == ["gaussian"]
+    window.open_image(str(small_png))
+    assert [r.id for r in window.results.all()] == [first.id]
+    window.results.show_requested.emit(first.id)  # the old result is shown against its own image
+    assert window.viewer.labels()[1] == first.label
