@@ -127,7 +127,8 @@ def _check(models: list[Any], args: argparse.Namespace) -> int:
             verdict = "ok" if not row.problems else "FAILED: " + "; ".join(row.problems)
             recorded = f" (recorded {row.recorded:.2f})" if row.recorded is not None else ""
             noisy = sum(row.noisy_psnr) / len(row.noisy_psnr)
-            print(f"{row.name:<24} {folder.name} {row.label}: {row.mean:.2f} dB{recorded}, input {noisy:.2f} dB  {verdict}")
+            cast = "/".join(f"{v:+.1f}" for v in row.cast)
+            print(f"{row.name:<24} {folder.name} {row.label}: {row.mean:.2f} dB{recorded}, input {noisy:.2f} dB, flat-grey cast {cast}  {verdict}")
     if args.json:
         print(json.dumps({"testset": folder.name, "models": jsonable([r.to_json() for r in rows])}, indent=2, ensure_ascii=False))
     return 1 if any(r.problems for r in rows) else 0

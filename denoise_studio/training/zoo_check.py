@@ -7,7 +7,9 @@ the weights on the first images of a test set at the middle of that range, with 
 
 * a figure recorded in the card (``extra["check"]``) drifts by more than ``TOLERANCE_DB``, or
 * the result is worse than the noisy input on any image (a network must never do that at the
-  noise it is sold for).
+  noise it is sold for), or
+* on a flat mid-grey patch with that noise, the mean of a colour channel moves by more than
+  ``MAX_CAST`` (an 8-bit level): a network must keep the colour of what it denoises.
 
 ``record_check`` stores the figures in the card the first time (and after retraining).
 """
@@ -23,6 +25,8 @@ import numpy as np
 from denoise_studio.core.weights import WeightsEntry, write_card
 
 TOLERANCE_DB = 0.05
+MAX_CAST = 1.0 / 255.0
+FLAT_SIDE = 96
 DEFAULT_TESTSET = Path("../shared/data/testsets/CBSD68")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -39,6 +43,8 @@ class CheckRow:
     psnr: list[float] = field(default_factory=list)
     noisy_psnr: list[float] = field(default_factory=list)
     recorded: float | None = None
+    #: Per-channel mean of the output minus that of the input on a flat mid-grey patch (0–255).
+    cast: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -51,7 +57,7 @@ class CheckRow:
 
     def to_json(self) -> dict[str, Any]:
         return {"weights": self.name, "method": self.method, "noise": self.noise, "sigma": self.sigma, "images": self.images,
-                "psnr": self.psnr, "noisy_psnr": self.noisy_psnr, "mean_psnr": self.mean, "recorded": self.recorded,
+                "psnr": self.psnr, "noisy_psnr": self.noisy_psnr, "mean_psnr": self.mean, "recorded": self.recorded, "cast": self.cast,
                 "problems": self.problems, "ok": not self.problems}
 
 
@@ -94,6 +100,13 @@ def check_model(entry: WeightsEntry, folder: Path, count: int, seed: int = 0) ->
         row.noisy_psnr.append(psnr(np.clip(noisy, 0, 1), clean))
         if row.psnr[-1] < row.noisy_psnr[-1]:
             row.problems.append(f"{path.name}: {row.psnr[-1]:.2f} dB, worse than its noisy input ({row.noisy_psnr[-1]:.2f} dB)")
+    flat = np.full((FLAT_SIDE, FLAT_SIDE, card.channels or 3), 0.5, np.float32)
+    flat_noisy = add_noise(flat, noise, sigma, np.random.default_rng([seed, 1]), **({"clip": False} if noise == "gaussian" else {}))
+    flat_out = run_to_end(method, flat_noisy, params, RunContext(seed=seed, device="cpu")).image
+    assert flat_out is not None
+    row.cast = [round(float(v) * 255.0, 2) for v in flat_out.mean(axis=(0, 1)) - np.clip(flat_noisy, 0, 1).mean(axis=(0, 1))]
+    if max(abs(v) for v in row.cast) > MAX_CAST * 255.0:
+        row.problems.append(f"a colour cast on flat grey: channel means move by {row.cast} (of 255)")
     recorded = (card.extra.get("check") or {}).get(f"{folder.name} {row.label}")
     if recorded is not None:
         row.recorded = float(recorded)

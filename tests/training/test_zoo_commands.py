@@ -82,14 +82,14 @@ def test_the_accelerator_command_runs_on_the_cpu_without_qt_bm3d_or_pywavelets(p
 
 
 # Measured with `denoise-studio zoo check` (docs/BENCHMARKS.md, "Model zoo check"): these make
-# CBSD68's first image worse than its noisy input at the noise they are for. Strict: a retrained
-# file that passes must leave this list.
-WORSE_THAN_INPUT = {"ap_bsn-lite", "invdn-lite-camera", "lg_bpn-lite", "masked-lite"}
+# CBSD68's first image worse than its noisy input at the noise they are for, or cast a colour on
+# flat grey. Strict: a retrained file that passes must leave this list.
+FAILING_CHECK = {"ap_bsn-lite", "invdn-lite", "invdn-lite-camera", "lg_bpn-lite", "masked-lite"}
 
 
 def _check_cases() -> list[object]:
-    return [pytest.param(m.name, marks=pytest.mark.xfail(strict=True, reason="worse than its noisy input (zoo check)"))
-            if m.name in WORSE_THAN_INPUT else m.name for m in zoo_models()]
+    return [pytest.param(m.name, marks=pytest.mark.xfail(strict=True, reason="worse than its noisy input, or a colour cast (zoo check)"))
+            if m.name in FAILING_CHECK else m.name for m in zoo_models()]
 
 
 @pytest.mark.slow
@@ -97,7 +97,7 @@ def _check_cases() -> list[object]:
 @pytest.mark.parametrize("name", _check_cases())
 def test_zoo_check_each_shipped_model_on_one_image(name: str) -> None:
     """The quick form of `zoo check`: one image at the noise the weights are for; no drift from
-    the recorded figure, and never worse than the noisy input."""
+    the recorded figure, never worse than the noisy input, no colour cast on flat grey."""
     model = next(m for m in zoo_models() if m.name == name)
     row = check_model(model.entry, CBSD68, 1)
     assert row.recorded is not None, "record the figure: denoise-studio zoo check --record"
