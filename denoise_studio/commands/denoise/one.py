@@ -1,4 +1,4 @@
-"""``denoise-studio denoise IN -o OUT -m METHOD [-p key=value ...] [--reference CLEAN]``: one method, one image."""
+"""One image: ``denoise-studio denoise IN -o OUT -m METHOD [-p key=value ...] [--reference CLEAN]``."""
 
 from __future__ import annotations
 
@@ -22,29 +22,13 @@ from denoise_studio.core.curves import LOSS, PSNR_REF, PSNR_REF_AVG
 from denoise_studio.core.errors import UserError
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="noisy image file, or sample:NAME")
-    parser.add_argument("-o", "--output", required=True, help="where to write the result (PNG, TIFF, JPEG, BMP, WebP)")
-    parser.add_argument("-m", "--method", required=True, help="method id (see `denoise-studio methods`)")
-    parser.add_argument(
-        "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-        help="set a parameter (repeatable); 'none' or 'auto' empties an optional one",
-    )
-    parser.add_argument("--reference", help="clean image to measure PSNR/SSIM against (never used by the method)")
-    parser.add_argument("--region", metavar="X,Y,W,H", help="run on this rectangle only (pixels), as the window's Region only; the output is the rectangle")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
-    parser.add_argument("--device", default="cpu", help="torch device for network methods: cpu, cuda, cuda:1, mps (default cpu)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
-    parser.add_argument("--stop", metavar="RULE", help="early-stopping rule of an iterative method (sets its stop_rule parameter)")
-    parser.add_argument("--curve", metavar="CSV", help="write one row per snapshot: step, loss and every scalar reported")
-    parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
-
-def run(args: argparse.Namespace) -> int:
+def run_one(args: argparse.Namespace, method_id: str, recipe: dict[str, Any] | None) -> int:
+    """Denoise one image (``recipe``: the method and parameters of a sidecar, see ``--recipe``)."""
     from denoise_studio.core.image import load_image
     from denoise_studio.core.result import measure
     from denoise_studio.methods import get_entry
 
-    entry = get_entry(args.method)
+    entry = get_entry(method_id)
     out = check_output_path(args.output, args.input, args.reference)
     if args.curve:
         check_text_output(args.curve, args.input, args.reference, args.output)
@@ -68,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if reason is not None:
         raise UserError(f"{entry.id} cannot run here: {reason}")
     method.check_input(image.pixels.shape)
-    params = _params(args, method, image.pixels)
+    params = method_params(args, method, image.pixels, recipe)
     check_cost(method, image.pixels.shape, params, args.device)
-    final, seconds, rows, interrupted = _run(args, method, image.pixels, params, reference)
+    final, seconds, rows, interrupted = run_method(args, method, image.pixels, params, reference)
     assert final.image is not None
     if final.image.shape != image.pixels.shape:
         raise UserError(f"{entry.id} returned an image of shape {final.image.shape} for an input of {image.pixels.shape}")
@@ -78,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if reference is not None:
         measured = measure(final.image, image.pixels, reference)
         metrics.update(psnr=measured.psnr, ssim=measured.ssim, **peak_metrics(rows))
-    sidecar = _write(args, out, image, final, params, metrics, region)
+    sidecar = write_result(args, out, image, final, params, metrics, region, entry.id, args.input, args.seed)
     if args.curve:
         write_text(args.curve, curve_csv(rows))
     if args.json:
@@ -106,17 +90,21 @@ def parse_region(text: str, shape: tuple[int, ...]) -> tuple[int, int, int, int]
     return x, y, w, h
 
 
-def _params(args: argparse.Namespace, method: Any, pixels: Any) -> Any:
-    """The method's defaults for this image, with ``-p`` and ``--stop`` applied."""
+def method_params(args: argparse.Namespace, method: Any, pixels: Any, recipe: dict[str, Any] | None = None) -> Any:
+    """The method's defaults for this image (or the recipe's parameters), with ``-p`` and ``--stop`` applied."""
     pairs = parse_key_values(args.param)
     if args.stop is not None:
         if "stop_rule" not in {spec.name for spec in method.Params.specs()}:
             raise UserError(f"--stop: method {method.id} has no early-stopping rule")
         pairs["stop_rule"] = args.stop
-    return method.Params.from_strings(pairs, base=method.default_params(pixels))
+    base = method.default_params(pixels)
+    if recipe is not None:
+        base = method.Params.from_dict(recipe.get("params") or {})
+    return method.Params.from_strings(pairs, base=base)
 
 
-def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any) -> tuple[Any, float, list[dict[str, Any]], bool]:
+def run_method(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any,
+               catch_interrupt: bool = True) -> tuple[Any, float, list[dict[str, Any]], bool]:
     """Run to the end with a progress line; returns the final snapshot, the seconds, the curve
     rows and whether Ctrl-C stopped it.
 
@@ -155,7 +143,7 @@ def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, refere
     import threading
 
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, stop_on_interrupt) if method.iterative and main_thread else None
+    previous = signal.signal(signal.SIGINT, stop_on_interrupt) if method.iterative and main_thread and catch_interrupt else None
     try:
         final = run_to_end(method, pixels, params, ctx, on_snapshot=on_snapshot)
     finally:
@@ -166,18 +154,18 @@ def _run(args: argparse.Namespace, method: Any, pixels: Any, params: Any, refere
     return final, seconds, rows, ctx.stop_requested
 
 
-def _write(args: argparse.Namespace, out: Any, image: Any, final: Any, params: Any, metrics: dict[str, Any],
-           region: tuple[int, int, int, int] | None) -> Any:
+def write_result(args: argparse.Namespace, out: Any, image: Any, final: Any, params: Any, metrics: dict[str, Any],
+                 region: tuple[int, int, int, int] | None, method_id: str, input_path: str, seed: int) -> Any:
     """The result (same bit depth and alpha as the input) and its sidecar; returns the sidecar's path."""
     from denoise_studio.core.image import save_image
     from denoise_studio.core.result import chosen_values
     from denoise_studio.core.sidecar import build_record, write_sidecar
 
-    save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(image.source, args.reference))
+    save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(input_path, args.reference))
     info = dict(final.info)
     weights = info.get("weights") if isinstance(info.get("weights"), dict) else None
     record = build_record(
-        input_path=args.input, method_id=args.method, params=params.to_dict(), seed=args.seed, device=args.device,
+        input_path=input_path, method_id=method_id, params=params.to_dict(), seed=seed, device=args.device,
         metrics=metrics, weights=weights,
         extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info, "region": list(region) if region else None,
                "chosen": chosen_values(params.to_dict(), info),
