@@ -65,10 +65,15 @@ class Compare(QObject):
 
     # -- what is shown --------------------------------------------------------------------
 
+    def input_label(self) -> str:
+        """"Noisy input" when there is a clean counterpart (added noise or a reference), else "Input"."""
+        session = self.window.session
+        return INPUT_LABEL if session.reference is not None or session.noise else "Input"
+
     def image_for(self, key: str | None) -> tuple[str, np.ndarray] | None:
         session = self.window.session
         if key == INPUT and session.noisy is not None:
-            return (INPUT_LABEL if session.reference is not None or session.noise else "Input"), session.noisy
+            return self.input_label(), session.noisy
         if key == REFERENCE and session.reference is not None:
             return REFERENCE_LABEL, session.reference
         if key and key.startswith("result:"):
@@ -98,7 +103,7 @@ class Compare(QObject):
 
     def fill_combos(self) -> None:
         session = self.window.session
-        options = [(INPUT, INPUT_LABEL)]
+        options = [(INPUT, self.input_label())]  # the same name as the viewer's header
         if session.reference is not None:
             options.append((REFERENCE, REFERENCE_LABEL))
         options += [(result_key(r.id), r.label) for r in self.window.results.all()]

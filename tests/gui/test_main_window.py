@@ -578,7 +578,7 @@ def test_a_new_image_starts_a_new_results_list_and_the_old_one_comes_back_with_i
     first = window.results.all()[0]
     window.open_image(str(other))
     assert window.results.count() == 0 and window.results.list.count() == 0
-    assert [window.b_combo.itemText(i) for i in range(window.b_combo.count())] == ["(none)", "Noisy input"]
+    assert [window.b_combo.itemText(i) for i in range(window.b_combo.count())] == ["(none)", "Input"]  # as the header says
     run_method("gaussian")
     assert [r.method_id for r in window.results.all()] == ["gaussian"]
     window.open_image(str(small_png))
