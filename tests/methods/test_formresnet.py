@@ -115,7 +115,7 @@ def test_loss_parts() -> None:
     clean = torch.rand(2, 3, 24, 24)
     loss, parts = NETWORK.training_loss(net, clean + 0.1 * torch.randn_like(clean), clean, torch.Generator())
     assert set(parts) == {"l2", "sobel"}
-    assert float(loss.detach()) == pytest.approx(parts["l2"] + parts["sobel"], rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float(parts["l2"] + parts["sobel"]), rel=1e-5)
     with pytest.raises(ValueError, match="supervised"):
         NETWORK.training_loss(net, clean, None, torch.Generator())
 

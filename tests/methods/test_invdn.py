@@ -116,7 +116,7 @@ def test_loss_parts_and_training_lowers_it() -> None:
     assert set(parts) == {"forward_mse", "backward_l1"}
     # Known answer of the weighting: 16 × per-image sum of squares + per-image sum of |·|.
     pixels = 3 * 16 * 16
-    assert loss.item() == pytest.approx(16 * parts["forward_mse"] * pixels / 16 + parts["backward_l1"] * pixels, rel=1e-4)
+    assert loss.item() == pytest.approx(float(16 * parts["forward_mse"] * pixels / 16 + parts["backward_l1"] * pixels), rel=1e-4)
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     first = None
     for _ in range(15):
