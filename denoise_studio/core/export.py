@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from denoise_studio.core.image import SAMPLE_PREFIX, save_image
 from denoise_studio.core.result import Result
 from denoise_studio.core.sidecar import build_record, write_sidecar
@@ -25,15 +27,17 @@ def export_result(
     bit_depth: int = 8,
     jpeg_quality: int = 95,
     protected: tuple[str, ...] = (),
+    alpha: np.ndarray | None = None,
 ) -> Path:
     """Write ``result``'s image to ``path`` and its sidecar beside it (``path`` + ``.json``).
 
     ``protected`` are files that must not be overwritten (the input, the reference). Raises
     :class:`~denoise_studio.core.image.ImageError` or :class:`OSError` when it cannot write.
+    ``alpha``: the input's transparency, written back where the format keeps it.
     """
     target = Path(os.fspath(path))
     suffix = target.suffix.lower()
-    save_image(target, result.image, bit_depth=bit_depth, jpeg_quality=jpeg_quality, protected=protected)
+    save_image(target, result.image, bit_depth=bit_depth, jpeg_quality=jpeg_quality, protected=protected, alpha=alpha)
     record = build_record(
         input_path=result.input_source,
         method_id=result.method_id,

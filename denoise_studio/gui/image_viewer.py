@@ -42,6 +42,17 @@ from PySide6.QtWidgets import (
 )
 
 MODES = ("split", "side", "blink", "difference")
+
+
+def _readout_label() -> QLabel:
+    """The pixel read-out under the image. Its text changes with every mouse move and must never
+    widen the window: it is cut at the viewer's edge instead."""
+    label = QLabel(" ")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet("font-family: monospace; padding: 2px 6px;")
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setMinimumWidth(1)
+    return label
 MODE_TITLES = {"split": "Split", "side": "Side by side", "blink": "Blink", "difference": "Difference"}
 
 DIFF_COLORMAP = "CET-D1"  # blue – white – red, perceptually uniform
@@ -172,13 +183,7 @@ class ImageViewer(QWidget):
         for b in (self.region_button, self.fit_button, self.one_button):
             bar.addWidget(b)
 
-        self.readout = QLabel(" ")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setStyleSheet("font-family: monospace; padding: 2px 6px;")
-        # The read-out changes with every mouse move: its text must never widen the window (it
-        # is cut at the viewer's edge instead).
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.readout.setMinimumWidth(1)
+        self.readout = _readout_label()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

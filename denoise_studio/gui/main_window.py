@@ -31,6 +31,7 @@ from denoise_studio.gui.compare import INPUT, REFERENCE, Compare, result_key
 from denoise_studio.gui.curve_dock import CurveDock
 from denoise_studio.gui.dialogs import device_description
 from denoise_studio.gui.exports import Exports
+from denoise_studio.gui.folder_runs import FolderRuns
 from denoise_studio.gui.image_viewer import ImageViewer
 from denoise_studio.gui.iterates import Iterates
 from denoise_studio.gui.menus import build_menus
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.device = best_device()
         self.choices = choices if choices is not None else load_choices()
         self.exports = Exports(self)
+        self.folders = FolderRuns(self)
         self.run_view = RunView(self)
         self.iterates = Iterates(self)
         self.compare_state = Compare(self)
@@ -168,6 +170,7 @@ class MainWindow(QMainWindow):
         self.results.compare_requested.connect(self._on_compare_results)
         self.results.export_requested.connect(self.exports.export_ids_dialog)
         self.results.removed.connect(self._on_result_removed)
+        self.results.apply_requested.connect(self.folders.ask_and_apply)
         layout.addWidget(self.results, 1)
         return widget
 
@@ -385,9 +388,6 @@ class MainWindow(QMainWindow):
         """Compare two images by key: ``input``, ``reference`` or ``result:ID``."""
         self.compare_state.set_keys(a_key, b_key)
         self.refresh_viewer()
-
-    def compare_keys(self) -> tuple[str, str | None]:
-        return self.compare_state.a_key, self.compare_state.b_key
 
     def show_live(self, label: str, image: np.ndarray, region: Region | None = None) -> None:
         """Put a live image in place of B, keeping zoom (the previous result stays until then).

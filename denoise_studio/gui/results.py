@@ -50,11 +50,14 @@ class ResultsPanel(QWidget):
         Compare these two entries (A, B).
     export_requested(list)
         Export these entry ids.
+    apply_requested(int)
+        Apply this result's method and parameters to a folder of images.
     """
 
     show_requested = Signal(int)
     compare_requested = Signal(int, int)
     export_requested = Signal(list)
+    apply_requested = Signal(int)
     removed = Signal(int)
 
     def __init__(self, store: dict[int, Result] | None = None, parent: QWidget | None = None) -> None:
@@ -75,13 +78,19 @@ class ResultsPanel(QWidget):
         self.export_button.clicked.connect(self._on_export)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self._on_remove)
+        self.apply_button = QPushButton("Apply to folder…")
+        self.apply_button.setToolTip("Run the selected result's method, parameters and seed on every image of a folder")
+        self.apply_button.clicked.connect(self._on_apply)
         buttons = QHBoxLayout()
         for b in (self.compare_button, self.export_button, self.remove_button):
             buttons.addWidget(b)
+        second = QHBoxLayout()
+        second.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        layout.addLayout(second)
         self.entries: dict[int, Result] = store if store is not None else {}
         self._update_buttons()
 
@@ -155,6 +164,7 @@ class ResultsPanel(QWidget):
         self.compare_button.setEnabled(n in (1, 2))
         self.export_button.setEnabled(n >= 1)
         self.remove_button.setEnabled(n >= 1)
+        self.apply_button.setEnabled(n == 1)
 
     @Slot(QListWidgetItem)
     def _on_double_clicked(self, item: QListWidgetItem) -> None:
@@ -173,6 +183,12 @@ class ResultsPanel(QWidget):
         ids = self.selected_ids()
         if ids:
             self.export_requested.emit(ids)
+
+    @Slot()
+    def _on_apply(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1:
+            self.apply_requested.emit(ids[0])
 
     @Slot()
     def _on_remove(self) -> None:

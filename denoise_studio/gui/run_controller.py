@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from denoise_studio.core.method import Method
 from denoise_studio.core.params import Params
 from denoise_studio.core.result import Result
-from denoise_studio.gui.worker import MethodWorker, RunUpdate
+from denoise_studio.gui.worker import BatchWorker, MethodWorker, RunUpdate
 
 
 class RunController(QObject):
@@ -41,6 +41,8 @@ class RunController(QObject):
     def __init__(self, training_busy: Callable[[], bool] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker: MethodWorker | None = None
+        #: The "Apply to folder…" walk, when one runs (one job at a time, as for runs).
+        self.batch: BatchWorker | None = None
         #: Cancelled runs still ending in the background; each is joined once it has finished.
         self.retired: list[MethodWorker] = []
         self._training_busy = training_busy or (lambda: False)
@@ -48,12 +50,14 @@ class RunController(QObject):
     # -- questions ----------------------------------------------------------------------------
 
     def is_running(self) -> bool:
-        return self.worker is not None
+        return self.worker is not None or self.batch is not None
 
     def busy_reason(self) -> str | None:
-        """Why no new job may start now (a run or a training is going on), or ``None``."""
+        """Why no new job may start now (a run, a folder or a training is going on), or ``None``."""
         if self.worker is not None:
             return "A run is already in progress: stop or cancel it first."
+        if self.batch is not None:
+            return "A folder is being processed: cancel it first."
         if self._training_busy():
             return "Training is running (Train dock): stop or cancel it first."
         return None
@@ -79,8 +83,19 @@ class RunController(QObject):
         worker.start()
         return worker
 
+    def start_batch(self, batch: BatchWorker) -> None:
+        """Start a folder walk; its signals go to the caller, the end to :meth:`_on_batch_finished`."""
+        if self.is_running():
+            raise RuntimeError("a job is already in progress")
+        batch.finished.connect(self._on_batch_finished)
+        self.batch = batch
+        batch.start()
+
     def stop(self) -> bool:
-        """End the run early and keep its result; False when nothing runs."""
+        """End the run early and keep its result (a folder: after the current file); False when nothing runs."""
+        if self.batch is not None:
+            self.batch.stop()
+            return True
         if self.worker is None:
             return False
         self.worker.stop()
@@ -88,6 +103,12 @@ class RunController(QObject):
 
     def cancel(self, wait: bool = False) -> bool:
         """Cancel the run and discard its result; with ``wait`` block until its thread ended."""
+        if self.batch is not None:  # a folder stops after its current file; what is written stays
+            self.batch.stop()
+            if wait:
+                self.batch.wait()
+                self._on_batch_finished()
+            return True
         worker = self.worker
         if worker is None:
             return False
@@ -151,6 +172,15 @@ class RunController(QObject):
             return
         worker.wait()  # finished is emitted just before the thread ends
         self.worker = None
+        self.finished.emit()
+
+    @Slot()
+    def _on_batch_finished(self) -> None:
+        batch = self.batch
+        if batch is None:
+            return
+        batch.wait()
+        self.batch = None
         self.finished.emit()
 
     @Slot()

@@ -8,7 +8,7 @@ user's "On stop keep" choice, which the method interprets).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton
@@ -29,6 +29,8 @@ class RunView(QObject):
         super().__init__(window)
         self.window = window
         self.title = ""
+        self.batch_total = 0
+        self.last_summary = ""
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
         self.progress.setTextVisible(True)
@@ -152,6 +154,28 @@ class RunView(QObject):
         self.set_running(False)
         window.curve.set_status(window.curve.status.text().replace("running…", "done"))
         window.run_finished.emit()
+
+    # -- a folder ("Apply to folder…") ------------------------------------------------------------
+
+    @Slot(object, int, int)
+    def on_batch_progress(self, outcome: Any, index: int, total: int) -> None:
+        self._show_progress(index, total, None, always_eta=False)
+        self.window.statusBar().showMessage(f"{self.title}: file {index} of {total}, {outcome.input.name}: {outcome.status}")
+
+    @Slot(object)
+    def on_batch_returned(self, outcomes: list[Any]) -> None:
+        """The summary: how many written, skipped and failed, and why each failure."""
+        from denoise_studio.core.batch import FAILED, SKIPPED, WRITTEN
+
+        counts = {status: sum(o.status == status for o in outcomes) for status in (WRITTEN, SKIPPED, FAILED)}
+        folder = outcomes[0].output.parent if outcomes else ""
+        text = (f"{counts[WRITTEN]} written, {counts[SKIPPED]} skipped (already there), {counts[FAILED]} failed"
+                f"{' (stopped)' if len(outcomes) < self.batch_total else ''} into {folder}")
+        self.last_summary = text
+        failures = "\n".join(f"{o.input.name}: {o.message}" for o in outcomes if o.status == FAILED)
+        self.window.statusBar().showMessage(f"{self.title}: {text}", 15000)
+        if failures:
+            self.window.show_error(f"{self.title}: {text}\n\n{failures}", "Apply to folder")
 
     # -- training (the Train dock) ----------------------------------------------------------------
 

@@ -454,3 +454,65 @@ def _discard(checkpoint: Path | None, weights: Path | None) -> None:
     for path in paths:
         if path is not None:
             Path(path).unlink(missing_ok=True)
+
+
+# ============================================================================== folders
+
+
+class BatchWorker(_ThreadWorker):
+    """Walk ``core.batch.process_folder`` in a worker thread ("Apply to folder…").
+
+    Signals
+    -------
+    progressed(object, int, int)
+        A file's ``FileOutcome``, its index (1-based) and the number of files.
+    returned(object)
+        Every outcome, once the walk ended (also after :meth:`stop`, which lets the current
+        file finish and starts no other).
+    errored(str)
+        A bug's message (a bad file is an outcome, not an error).
+    finished()
+        Always last, exactly once.
+    """
+
+    progressed = Signal(object, int, int)
+    returned = Signal(object)
+    errored = Signal(str)
+    finished = Signal()
+
+    def __init__(self, method: Method[Any], inputs: list[Path], out_dir: Path, params: Params, *, seed: int, device: str) -> None:
+        super().__init__()
+        self.method, self.inputs, self.out_dir, self.params = method, inputs, out_dir, params
+        self.seed, self.device = seed, device
+        self._stop_event = threading.Event()
+
+    def start(self) -> None:
+        self._start_thread(f"batch-{self.method.id}")
+
+    def stop(self) -> None:
+        """Finish the current file and start no other."""
+        self._stopped.set()
+        self._stop_event.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        from denoise_studio.core.batch import process_folder
+
+        outcomes = []
+        _lower_thread_priority(WORKER_NICENESS)
+        try:
+            walk = process_folder(self.method, self.inputs, self.out_dir, lambda _pixels: self.params, seed=self.seed,
+                                  device=self.device, stop=self._stop_event)
+            for index, outcome in enumerate(walk, start=1):
+                outcomes.append(outcome)
+                self.progressed.emit(outcome, index, len(self.inputs))
+            self.returned.emit(outcomes)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
+            self.errored.emit(f"Apply to folder failed: {exc}\n\n{traceback.format_exc()}")
+        finally:
+            self._done.set()
+            self.finished.emit()

@@ -585,3 +585,28 @@ def test_a_new_image_starts_a_new_results_list_and_the_old_one_comes_back_with_i
     assert [r.id for r in window.results.all()] == [first.id]
     window.results.show_requested.emit(first.id)  # the old result is shown against its own image
     assert window.viewer.labels()[1] == first.label
+
+
+def test_apply_to_folder_runs_a_result_on_every_image_in_the_background(window, run_method, qtbot, small_png: Path, astronaut, tmp_path: Path) -> None:
+    """Issue 18: the results list's "Apply to folder…" with progress, one Cancel and a summary."""
+    from denoise_studio.core.image import save_image
+    from denoise_studio.core.sidecar import read_sidecar
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        save_image(photos / f"p{i}.png", add_noise(astronaut[60 * i : 60 * i + 48, 200:248], "gaussian", 20.0, i), bit_depth=16 if i == 1 else 8)
+    (photos / "broken.png").write_bytes(b"not a png")
+    window.open_image(str(small_png))
+    run_method("median")
+    result = window.results.all()[-1]
+    out = tmp_path / "out"
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        assert window.folders.apply_to_folder(result.id, photos, out)
+        assert not window.start_run()  # one job at a time
+    assert window.worker is None and not window.is_running()
+    assert sorted(p.name for p in out.glob("*.png")) == ["p0.png", "p1.png", "p2.png"]
+    assert load_image(out / "p1.png").bit_depth == 16
+    assert read_sidecar(out / "p0.png")["method"] == "median"
+    assert "3 written, 0 skipped (already there), 1 failed" in window.run_view.last_summary
+    assert "broken.png" in (window.last_error or "")

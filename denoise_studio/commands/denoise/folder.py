@@ -11,7 +11,6 @@ stops; a second stops at once.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import signal
 import sys
@@ -21,21 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from denoise_studio.commands.common import Progress, jsonable
+from denoise_studio.core.batch import IMAGE_SUFFIXES, SKIPPED, WRITTEN, FileOutcome, list_inputs, process_folder
 from denoise_studio.core.errors import UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 _GLOB_CHARACTERS = ("*", "?", "[")
 
 
 def is_batch(source: str) -> bool:
     """A folder or a glob pattern (rather than one file or a sample)."""
     return Path(source).is_dir() or any(c in source for c in _GLOB_CHARACTERS)
-
-
-def list_inputs(source: str) -> list[Path]:
-    """The image files of a folder or matched by a glob, sorted by name."""
-    paths = sorted(Path(source).iterdir()) if Path(source).is_dir() else sorted(Path(p) for p in glob.glob(source))
-    return [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
 
 
 def run_folder(args: argparse.Namespace, method_id: str, recipe: dict[str, Any] | None) -> int:
@@ -74,12 +67,17 @@ class _Batch:
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._on_interrupt) if main_thread else None
         started = time.perf_counter()
+        from denoise_studio.commands.denoise.one import method_params
+
+        def params_for(pixels: Any) -> Any:
+            return method_params(self.args, self.method, pixels, self.recipe)
+
+        walk = process_folder(self.method, self.inputs, self.out_dir, params_for, seed=self.args.seed, device=self.args.device,
+                              overwrite=self.args.overwrite, stop=self.stop)
         try:
-            for index, path in enumerate(self.inputs):
-                if self.stop.is_set():
-                    break
-                self._one(path)
-                self.progress.update(index + 1, len(self.inputs), f"{path.name}")
+            for index, outcome in enumerate(walk):
+                self._record(outcome)
+                self.progress.update(index + 1, len(self.inputs), outcome.input.name)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -95,32 +93,16 @@ class _Batch:
         self.stop.set()
         print("\nstopping after this file (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
 
-    def _one(self, path: Path) -> None:
-        """Denoise one file into the output folder; a failure is recorded, never raised."""
-        from denoise_studio.commands.denoise.one import method_params, run_method, write_result
-        from denoise_studio.core.image import load_image
-
-        target = self.out_dir / path.name
-        if target.exists() and not self.args.overwrite:
-            self.skipped.append(target)
-            return
-        try:
-            if target.exists() and target.resolve() == path.resolve():
-                raise UserError("the output would replace the input; choose another output folder")
-            image = load_image(str(path))
-            self.method.check_input(image.pixels.shape)
-            params = method_params(self.args, self.method, image.pixels, self.recipe)
-            quiet = argparse.Namespace(**{**vars(self.args), "quiet": True, "json": False})
-            final, seconds, _, _ = run_method(quiet, self.method, image.pixels, params, None, catch_interrupt=False)
-            write_result(self.args, target, image, final, params, {"seconds": seconds}, None, self.method.id, str(path), self.args.seed)
-        except UserError as exc:
-            self.failed.append((path.name, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run; it is listed at the end
-            self.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
-        else:
-            self.written.append(target)
+    def _record(self, outcome: FileOutcome) -> None:
+        if outcome.status == WRITTEN:
+            self.written.append(outcome.output)
             if self.args.json:
-                print(json.dumps(jsonable({"input": str(path), "output": str(target), "seconds": seconds, "method": self.method.id})), flush=True)
+                print(json.dumps(jsonable({"input": str(outcome.input), "output": str(outcome.output), "seconds": outcome.seconds,
+                                           "method": self.method.id})), flush=True)
+        elif outcome.status == SKIPPED:
+            self.skipped.append(outcome.output)
+        else:
+            self.failed.append((outcome.input.name, outcome.message))
 
     def _summary(self, seconds: float) -> None:
         if self.args.json:
