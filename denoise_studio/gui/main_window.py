@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
         history = new_history(self, method, params, seed, region)
         self.runs.start(method, noisy, params, seed=seed, device=self.device, reference=reference, history=history)
         self.run_view.set_keep_choices(type(params), params.to_dict().get("keep"))
-        self.run_view.started(method.title + (" (region)" if region is not None else ""), method.iterative)
+        self.run_view.started(method.title, method.iterative, region=region is not None)
         return True
 
     @Slot()

@@ -167,20 +167,19 @@ class RunController(QObject):
 
     @Slot()
     def _on_finished(self) -> None:
-        worker = self.worker
-        if worker is None:
-            return
-        worker.wait()  # finished is emitted just before the thread ends
-        self.worker = None
-        self.finished.emit()
+        self._join("worker")
 
     @Slot()
     def _on_batch_finished(self) -> None:
-        batch = self.batch
-        if batch is None:
+        self._join("batch")
+
+    def _join(self, attribute: str) -> None:
+        """The current job (``worker`` or ``batch``) has finished: join its thread, then say so."""
+        job = getattr(self, attribute)
+        if job is None:
             return
-        batch.wait()
-        self.batch = None
+        job.wait()  # finished is emitted just before the thread ends
+        setattr(self, attribute, None)
         self.finished.emit()
 
     @Slot()

@@ -58,13 +58,15 @@ class RunView(QObject):
         self.keep_combo.setVisible(spec is not None)
         self.keep_label.setVisible(spec is not None)
 
-    def started(self, title: str, iterative: bool) -> None:
-        self.title = title
-        self.window.curve.reset(f"{title.removesuffix(' (region)')}: running…")
+    def started(self, title: str, iterative: bool, region: bool = False) -> None:
+        """A job began: ``title`` names it on the curve and in the status bar (plus "(region)" in
+        the messages about a region run)."""
+        self.title = title + (" (region)" if region else "")
+        self.window.curve.reset(f"{title}: running…")
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.eta_label.setText("")
         self.set_running(True, iterative=iterative)
-        self.window.statusBar().showMessage(f"Running {title.removesuffix(' (region)')}…")
+        self.window.statusBar().showMessage(f"Running {title}…")
 
     def set_running(self, running: bool, iterative: bool = False) -> None:
         window = self.window
