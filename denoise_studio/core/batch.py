@@ -22,12 +22,12 @@ import numpy as np
 
 from denoise_studio.core.errors import UserError
 from denoise_studio.core.export import export_result
-from denoise_studio.core.image import load_image
+from denoise_studio.core.image import READ_FORMATS, load_image
 from denoise_studio.core.method import Method, RunContext, run_to_end
 from denoise_studio.core.params import Params
 from denoise_studio.core.result import Result
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+IMAGE_SUFFIXES = READ_FORMATS  # every format the loader reads
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 
 

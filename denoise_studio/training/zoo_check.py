@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from denoise_studio.core.image import READ_FORMATS
 from denoise_studio.core.weights import WeightsEntry, write_card
 
 TOLERANCE_DB = 0.05
 MAX_CAST = 1.0 / 255.0
 FLAT_SIDE = 96
 DEFAULT_TESTSET = Path("../shared/data/testsets/CBSD68")
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
@@ -70,7 +70,7 @@ def check_sigma(entry: WeightsEntry) -> float:
 def first_images(folder: Path, count: int) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no test set there (the evaluation images live in ../shared/data/testsets)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith("."))
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_FORMATS and not p.name.startswith("."))
     return files[:count]
 
 
