@@ -11,3 +11,7 @@ from __future__ import annotations
 
 class UserError(Exception):
     """A mistake in what the user asked for; shown as one line, never as a traceback."""
+
+
+class ImageError(UserError):
+    """An image cannot be read or written; the message is meant for the user."""

@@ -2,7 +2,10 @@
 
 Convention for the whole project: an image is a float32 array H×W×C in [0, 1] with C = 3 (RGB)
 or C = 1 (grayscale). Alpha is set aside on load and written back untouched; the source bit
-depth is remembered so that a 16-bit input can be saved as 16-bit.
+depth is remembered so that a 16-bit (or float TIFF) input can be saved the same way. The
+photo's EXIF, ICC profile, XMP and DPI travel in ``ImageData.metadata`` (``core/metadata.py``);
+the pixels are turned upright on load and the orientation written back is 1. TIFF goes through
+tifffile (``core/tiff.py``), camera RAW files through rawpy (``core/raw.py``), the rest OpenCV.
 
 Loading never modifies the file; saving writes a temporary file beside the target and renames
 it over the target, and refuses to write over a protected path (the input).
@@ -20,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from denoise_studio.core.errors import UserError
+from denoise_studio.core.errors import ImageError as ImageError  # defined there so that tiff.py and raw.py raise it too
+from denoise_studio.core.metadata import ORIENTATION, apply_orientation, embed_in_png, encode_with_pillow, read_metadata
+from denoise_studio.core.raw import RAW_FORMATS, read_raw
+from denoise_studio.core.tiff import encode_tiff, read_tiff
 
 # OpenCV refuses to decode more pixels than this (a header claiming a gigapixel image is more
 # likely an attack or a corrupt file than a photograph); it must be set before cv2 is imported.
@@ -36,9 +42,11 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 if TYPE_CHECKING:
     import torch
 
-READ_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 WRITE_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+READ_FORMATS = WRITE_FORMATS + RAW_FORMATS
 SIXTEEN_BIT_FORMATS = (".png", ".tif", ".tiff")
+FLOAT_FORMATS = (".tif", ".tiff")
+METADATA_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")
 SAMPLE_PREFIX = "sample:"
 
@@ -56,10 +64,6 @@ SAMPLES: dict[str, str] = {
     "retina": "retina.jpg",
 }
 DEFAULT_SAMPLE = "astronaut"
-
-
-class ImageError(UserError):
-    """An image cannot be read or written; the message is meant for the user."""
 
 
 @dataclass
@@ -93,7 +97,7 @@ class ImageData:
         kind = "grayscale" if self.is_grayscale else "RGB"
         if self.alpha is not None:
             kind += "A"
-        return f"{self.width}×{self.height} {kind} {self.bit_depth}-bit"
+        return f"{self.width}×{self.height} {kind} {'32-bit float' if self.bit_depth == 32 else f'{self.bit_depth}-bit'}"
 
 
 def sample_names() -> list[str]:
@@ -121,8 +125,12 @@ def resolve_source(source: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
-def load_image(source: str | os.PathLike[str]) -> ImageData:
+def load_image(source: str | os.PathLike[str], *, linear_raw: bool = False) -> ImageData:
     """Read an image file (or ``sample:NAME``) into the project's convention.
+
+    The pixels are turned as the EXIF orientation says; ``metadata`` holds what the file carries
+    (see ``core/metadata.py``). A camera RAW file opens as rendered sRGB, or as linear sRGB with
+    ``linear_raw``.
 
     Raises
     ------
@@ -145,17 +153,33 @@ def load_image(source: str | os.PathLike[str]) -> ImageData:
         raise ImageError(f"{display}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise ImageError(f"{display}: the file is empty")
+    if suffix in RAW_FORMATS:
+        return _load_raw(path, data, display, linear_raw)
     is_jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
     if is_jpeg and b"\xff\xd9" not in data[-4096:].tobytes():
         # libjpeg fills a truncated file with grey and only warns; a user must be told.
         raise ImageError(f"{display}: the JPEG file is truncated (no end-of-image marker)")
-    raw = _decode(data, cv2.IMREAD_UNCHANGED, display)
-    if is_jpeg and raw.dtype == np.uint8:
-        # IMREAD_UNCHANGED ignores the EXIF orientation; these flags apply it.
-        gray = raw.ndim == 2 or raw.shape[2] == 1
-        raw = _decode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR, display)
-    pixels, alpha, depth = _to_float(raw, display)
-    return ImageData(pixels=pixels, bit_depth=depth, alpha=alpha, source=str(path))
+    tiff_samples = read_tiff(data.tobytes(), display) if suffix in FLOAT_FORMATS else None
+    if tiff_samples is not None:
+        pixels, alpha, depth = _to_float(_checked_size(tiff_samples, display), display, rgb_order=True)
+    else:
+        # IMREAD_UNCHANGED keeps 16 bits and alpha and ignores the EXIF orientation, applied below.
+        pixels, alpha, depth = _to_float(_decode(data, cv2.IMREAD_UNCHANGED, display), display)
+    metadata = read_metadata(data.tobytes(), suffix, display)
+    orientation = int(metadata.get(ORIENTATION, 1))
+    pixels = apply_orientation(pixels, orientation)
+    alpha = apply_orientation(alpha, orientation) if alpha is not None else None
+    return ImageData(pixels=pixels, bit_depth=depth, alpha=alpha, source=str(path), metadata=metadata)
+
+
+def _load_raw(path: Path, data: np.ndarray, display: str, linear: bool) -> ImageData:
+    """A camera RAW file, already turned upright by LibRaw; its camera EXIF kept where the
+    container is a TIFF (DNG and most makers' formats)."""
+    samples = _checked_size(read_raw(path, display, linear=linear), display)
+    pixels, _, depth = _to_float(samples, display, rgb_order=True)
+    metadata = read_metadata(data.tobytes(), ".tif", display)
+    metadata.pop(ORIENTATION, None)
+    return ImageData(pixels=pixels, bit_depth=depth, source=str(path), metadata=metadata)
 
 
 @contextlib.contextmanager
@@ -186,6 +210,10 @@ def _decode(data: np.ndarray, flags: int, display: str) -> np.ndarray:
         raise ImageError(f"{display}: cannot decode the image (corrupt or unsupported content)") from None
     if raw is None:
         raise ImageError(f"{display}: not a readable image (corrupt, truncated or of another format)")
+    return _checked_size(raw, display)
+
+
+def _checked_size(raw: np.ndarray, display: str) -> np.ndarray:
     if raw.size == 0 or raw.shape[0] == 0 or raw.shape[1] == 0:
         raise ImageError(f"{display}: the image has no pixels")
     if raw.shape[0] * raw.shape[1] > MAX_PIXELS:
@@ -193,7 +221,8 @@ def _decode(data: np.ndarray, flags: int, display: str) -> np.ndarray:
     return raw
 
 
-def _to_float(raw: np.ndarray, display: str) -> tuple[np.ndarray, np.ndarray | None, int]:
+def _to_float(raw: np.ndarray, display: str, rgb_order: bool = False) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Samples (OpenCV's BGR order unless ``rgb_order``) → float pixels, alpha, bit depth."""
     if raw.dtype == np.uint8:
         depth, scale = 8, 255.0
     elif raw.dtype == np.uint16:
@@ -211,9 +240,9 @@ def _to_float(raw: np.ndarray, display: str) -> tuple[np.ndarray, np.ndarray | N
     elif channels == 2:
         colour, alpha = raw[:, :, :1], raw[:, :, 1].copy()
     elif channels == 3:
-        colour = raw[:, :, ::-1]
+        colour = raw if rgb_order else raw[:, :, ::-1]
     elif channels == 4:
-        colour, alpha = raw[:, :, 2::-1], raw[:, :, 3].copy()
+        colour, alpha = (raw[:, :, :3] if rgb_order else raw[:, :, 2::-1]), raw[:, :, 3].copy()
     else:
         raise ImageError(f"{display}: {channels} channels are not supported")
     pixels = np.ascontiguousarray(colour, dtype=np.float32) / np.float32(scale)
@@ -221,7 +250,6 @@ def _to_float(raw: np.ndarray, display: str) -> tuple[np.ndarray, np.ndarray | N
         if not np.all(np.isfinite(pixels)):
             raise ImageError(f"{display}: the image contains NaN or infinite values")
         pixels = np.clip(pixels, 0.0, 1.0)
-        depth = 16
     return pixels, alpha, depth
 
 
@@ -233,12 +261,15 @@ def save_image(
     alpha: np.ndarray | None = None,
     jpeg_quality: int = 95,
     protected: tuple[str | os.PathLike[str] | None, ...] = (),
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write an H×W×C float image in [0, 1] atomically; return the path written.
 
-    ``bit_depth`` 16 is honoured by PNG and TIFF (other formats are written at 8 bits).
-    ``alpha`` (H×W, of the source's type) is written back where the format holds alpha.
-    ``protected`` lists paths that must never be written, such as the input file.
+    ``bit_depth`` 16 is honoured by PNG and TIFF, 32 (float) by TIFF; other formats are written
+    at the most they hold. ``alpha`` (H×W, of the source's type) is written back where the format
+    holds alpha. ``metadata`` (an ``ImageData.metadata``) puts the EXIF, ICC profile, XMP and DPI
+    back into a JPEG, PNG, TIFF or WebP. ``protected`` lists paths that must never be written,
+    such as the input file.
 
     Raises
     ------
@@ -252,42 +283,70 @@ def save_image(
     for other in protected:
         if other is not None and _same_file(target, Path(os.fspath(other))):
             raise ImageError(f"{target}: refusing to overwrite the input image; choose another name")
-    if bit_depth not in (8, 16):
-        raise ImageError(f"bit depth must be 8 or 16, not {bit_depth}")
-    if suffix not in SIXTEEN_BIT_FORMATS:
-        bit_depth = 8
-    encoded_pixels = _to_integer(pixels, bit_depth)
-    if alpha is not None and suffix in ALPHA_FORMATS:
-        a = _match_depth(alpha, bit_depth)
-        if a.shape[:2] != encoded_pixels.shape[:2]:
-            raise ImageError("the alpha channel does not match the image size")
-        encoded_pixels = np.dstack([encoded_pixels, a])
-    params: list[int] = []
-    if suffix in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(np.clip(jpeg_quality, 1, 100))]
-    elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, int(np.clip(jpeg_quality, 1, 101))]
-    ok, buffer = cv2.imencode(suffix, encoded_pixels, params)
-    if not ok:
-        raise ImageError(f"{target}: the encoder failed")
-    _write_atomically(target, buffer.tobytes())
+    payload = _encode(target, pixels, output_depth(suffix, bit_depth), alpha, jpeg_quality, metadata or {})
+    _write_atomically(target, payload)
     return target
 
 
-def _to_integer(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+def output_depth(suffix: str, bit_depth: int) -> int:
+    """The bit depth a file of this kind is written with when ``bit_depth`` is asked for."""
+    if bit_depth not in (8, 16, 32):
+        raise ImageError(f"bit depth must be 8, 16 or 32 (float TIFF), not {bit_depth}")
+    if bit_depth == 32 and suffix not in FLOAT_FORMATS:
+        bit_depth = 16
+    return bit_depth if suffix in SIXTEEN_BIT_FORMATS else 8
+
+
+def _encode(target: Path, pixels: np.ndarray, bit_depth: int, alpha: np.ndarray | None, quality: int, metadata: dict[str, Any]) -> bytes:
+    suffix = target.suffix.lower()
+    samples = _to_samples(pixels, bit_depth)
+    kept_alpha = None
+    if alpha is not None and suffix in ALPHA_FORMATS:
+        kept_alpha = _match_depth(alpha, bit_depth)
+        if kept_alpha.shape[:2] != samples.shape[:2]:
+            raise ImageError("the alpha channel does not match the image size")
+    carried = {key: value for key, value in metadata.items() if value and key != ORIENTATION} if suffix in METADATA_FORMATS else {}
+    try:
+        if suffix in FLOAT_FORMATS:
+            return encode_tiff(samples, kept_alpha, carried)
+        if carried and suffix in (".jpg", ".jpeg", ".webp"):
+            top = 101 if suffix == ".webp" else 100
+            return encode_with_pillow(suffix, samples if samples.shape[2] == 3 else samples[:, :, 0], kept_alpha, carried, int(np.clip(quality, 1, top)))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ImageError(f"{target}: the encoder failed ({exc})") from None
+    encoded = np.ascontiguousarray(samples[:, :, ::-1]) if samples.shape[2] == 3 else samples[:, :, 0]
+    if kept_alpha is not None:
+        encoded = np.dstack([encoded, kept_alpha])
+    params: list[int] = []
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(np.clip(quality, 1, 100))]
+    elif suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(np.clip(quality, 1, 101))]
+    ok, buffer = cv2.imencode(suffix, encoded, params)
+    if not ok:
+        raise ImageError(f"{target}: the encoder failed")
+    if suffix == ".png" and carried:
+        return embed_in_png(buffer.tobytes(), carried, samples.shape[1], samples.shape[0])
+    return bytes(buffer.tobytes())
+
+
+def _to_samples(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Float pixels → H×W×C samples in RGB order: uint8, uint16, or float32 for ``bit_depth`` 32."""
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ImageError(f"cannot save an array of shape {pixels.shape}")
+    clipped = np.clip(np.nan_to_num(pixels, nan=0.0), 0.0, 1.0)
+    if bit_depth == 32:
+        return np.ascontiguousarray(clipped, dtype=np.float32)
     top = 65535.0 if bit_depth == 16 else 255.0
-    dtype = np.uint16 if bit_depth == 16 else np.uint8
-    scaled = np.rint(np.clip(np.nan_to_num(pixels, nan=0.0), 0.0, 1.0) * top).astype(dtype)
-    if scaled.shape[2] == 3:
-        return np.ascontiguousarray(scaled[:, :, ::-1])
-    return scaled[:, :, 0]
+    return np.rint(clipped * top).astype(np.uint16 if bit_depth == 16 else np.uint8)
 
 
 def _match_depth(alpha: np.ndarray, bit_depth: int) -> np.ndarray:
+    if bit_depth == 32:
+        scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(alpha.dtype, 1.0)
+        return np.clip(alpha.astype(np.float32) / np.float32(scale), 0.0, 1.0)
     if bit_depth == 16 and alpha.dtype == np.uint8:
         return alpha.astype(np.uint16) * 257
     if bit_depth == 8 and alpha.dtype == np.uint16:
