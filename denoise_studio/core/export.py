@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from denoise_studio.core.image import SAMPLE_PREFIX, save_image
+from denoise_studio.core.image import SAMPLE_PREFIX, output_depth, save_image
+from denoise_studio.core.metadata import kept
 from denoise_studio.core.result import Result
 from denoise_studio.core.sidecar import build_record, write_sidecar
 
-#: Formats whose files keep 16 bits per channel.
-SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
@@ -28,16 +28,19 @@ def export_result(
     jpeg_quality: int = 95,
     protected: tuple[str, ...] = (),
     alpha: np.ndarray | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``result``'s image to ``path`` and its sidecar beside it (``path`` + ``.json``).
 
     ``protected`` are files that must not be overwritten (the input, the reference). Raises
     :class:`~denoise_studio.core.image.ImageError` or :class:`OSError` when it cannot write.
     ``alpha``: the input's transparency, written back where the format keeps it.
+    ``metadata``: the input's ``ImageData.metadata`` (EXIF, ICC profile, XMP, DPI), written back
+    into a JPEG, PNG, TIFF or WebP; the sidecar lists what was kept.
     """
     target = Path(os.fspath(path))
     suffix = target.suffix.lower()
-    save_image(target, result.image, bit_depth=bit_depth, jpeg_quality=jpeg_quality, protected=protected, alpha=alpha)
+    save_image(target, result.image, bit_depth=bit_depth, jpeg_quality=jpeg_quality, protected=protected, alpha=alpha, metadata=metadata)
     record = build_record(
         input_path=result.input_source,
         method_id=result.method_id,
@@ -56,7 +59,8 @@ def export_result(
             "from_preview": result.preview,
             "label": result.label,
             "chosen": result.chosen(),
-            "bit_depth": bit_depth if suffix in SIXTEEN_BIT_SUFFIXES else 8,
+            "bit_depth": output_depth(suffix, bit_depth),
+            "metadata_kept": kept(metadata or {}, suffix),
             "jpeg_quality": jpeg_quality if suffix in JPEG_SUFFIXES else None,
         },
     )

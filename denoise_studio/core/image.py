@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from denoise_studio.core.errors import ImageError as ImageError  # defined there so that tiff.py and raw.py raise it too
-from denoise_studio.core.metadata import ORIENTATION, apply_orientation, embed_in_png, encode_with_pillow, read_metadata
+from denoise_studio.core.metadata import ORIENTATION, WRITTEN_KEYS, apply_orientation, embed_in_png, encode_with_pillow, read_metadata
 from denoise_studio.core.raw import RAW_FORMATS, read_raw
 from denoise_studio.core.tiff import encode_tiff, read_tiff
 
@@ -46,7 +46,6 @@ WRITE_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 READ_FORMATS = WRITE_FORMATS + RAW_FORMATS
 SIXTEEN_BIT_FORMATS = (".png", ".tif", ".tiff")
 FLOAT_FORMATS = (".tif", ".tiff")
-METADATA_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")
 SAMPLE_PREFIX = "sample:"
 
@@ -305,7 +304,7 @@ def _encode(target: Path, pixels: np.ndarray, bit_depth: int, alpha: np.ndarray 
         kept_alpha = _match_depth(alpha, bit_depth)
         if kept_alpha.shape[:2] != samples.shape[:2]:
             raise ImageError("the alpha channel does not match the image size")
-    carried = {key: value for key, value in metadata.items() if value and key != ORIENTATION} if suffix in METADATA_FORMATS else {}
+    carried = {key: metadata[key] for key in WRITTEN_KEYS.get(suffix, ()) if metadata.get(key)}
     try:
         if suffix in FLOAT_FORMATS:
             return encode_tiff(samples, kept_alpha, carried)

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 EXIF, ICC_PROFILE, XMP, DPI, ORIENTATION = "exif", "icc_profile", "xmp", "dpi", "orientation"
 #: The entries that are written back into a saved file (``orientation`` is only recorded).
 KEPT_KEYS = (EXIF, ICC_PROFILE, XMP, DPI)
+#: What each format can carry (WebP has no resolution of its own: only what its EXIF says).
+WRITTEN_KEYS: dict[str, tuple[str, ...]] = {
+    ".jpg": KEPT_KEYS, ".jpeg": KEPT_KEYS, ".png": KEPT_KEYS, ".tif": KEPT_KEYS, ".tiff": KEPT_KEYS, ".webp": (EXIF, ICC_PROFILE, XMP),
+}
 TIFF_SUFFIXES = (".tif", ".tiff")
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -186,9 +190,9 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return array if turn is None else np.ascontiguousarray(turn(array))
 
 
-def kept(metadata: dict[str, Any]) -> list[str]:
-    """The names of the entries a save writes back, for the sidecar's record."""
-    return [key for key in KEPT_KEYS if metadata.get(key)]
+def kept(metadata: dict[str, Any], suffix: str) -> list[str]:
+    """The names of the entries that a file of this kind is written with, for the sidecar."""
+    return [key for key in WRITTEN_KEYS.get(suffix.lower(), ()) if metadata.get(key)]
 
 
 # -- writing ---------------------------------------------------------------------------------
