@@ -95,4 +95,5 @@ def _denoise_file(method: Method[Any], path: Path, target: Path, params_for: Cal
     assert final.image is not None
     result = Result(method.id, method.title, params, np.clip(final.image, 0.0, 1.0).astype(np.float32), seed=seed, device=device,
                     elapsed=time.perf_counter() - started, final_step=final.step, info=dict(final.info), input_source=str(path))
-    export_result(result, target, bit_depth=image.bit_depth, alpha=image.alpha, protected=(str(path),))
+    export_result(result, target, bit_depth=image.bit_depth, alpha=image.alpha, protected=(str(path),),
+                  metadata=image.metadata)

@@ -59,9 +59,10 @@ class Exports(QObject):
         target = Path(os.fspath(path))
         if not self._check_target(target):
             return None
+        source = self.window.session.input_data
         try:
             export_result(result, target, bit_depth=bit_depth, jpeg_quality=jpeg_quality,
-                          protected=self.window.session.protected_paths())
+                          protected=self.window.session.protected_paths(), metadata=source.metadata if source is not None else None)
         except (ImageError, OSError) as exc:
             self.window.show_error(str(exc), "Export failed")
             return None

@@ -157,17 +157,21 @@ def run_method(args: argparse.Namespace, method: Any, pixels: Any, params: Any, 
 def write_result(args: argparse.Namespace, out: Any, image: Any, final: Any, params: Any, metrics: dict[str, Any],
                  region: tuple[int, int, int, int] | None, method_id: str, input_path: str, seed: int) -> Any:
     """The result (same bit depth and alpha as the input) and its sidecar; returns the sidecar's path."""
-    from denoise_studio.core.image import save_image
+    from pathlib import Path
+
+    from denoise_studio.core.image import output_depth, save_image
+    from denoise_studio.core.metadata import kept
     from denoise_studio.core.result import chosen_values
     from denoise_studio.core.sidecar import build_record, write_sidecar
 
-    save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(input_path, args.reference))
+    save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(input_path, args.reference), metadata=image.metadata)
     info = dict(final.info)
     weights = info.get("weights") if isinstance(info.get("weights"), dict) else None
     record = build_record(
         input_path=input_path, method_id=method_id, params=params.to_dict(), seed=seed, device=args.device,
         metrics=metrics, weights=weights,
-        extra={"bit_depth": image.bit_depth, "reference": args.reference, "info": info, "region": list(region) if region else None,
+        extra={"bit_depth": output_depth(Path(out).suffix.lower(), image.bit_depth), "metadata_kept": kept(image.metadata, Path(out).suffix),
+               "reference": args.reference, "info": info, "region": list(region) if region else None,
                "chosen": chosen_values(params.to_dict(), info),
                "stopped_early": final.step < final.total if final.total > 1 else False},
     )
