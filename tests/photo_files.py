@@ -133,7 +133,7 @@ def read_tags(path: Path) -> dict[str, Any]:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages.first
+            page = tif.pages[0]
             tags = {tag.code: tag.value for tag in page.tags}
             exif = tags.get(34665) or {}
             x, unit = tags.get(282), tags.get(296)

@@ -124,6 +124,12 @@ def resolve_source(source: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
+def output_name(path: Path) -> str:
+    """The file name of a result in a folder run: the input's own, but a camera RAW file (which
+    cannot be written) becomes a TIFF, which keeps its 16 bits and its EXIF."""
+    return path.with_suffix(".tif").name if path.suffix.lower() in RAW_FORMATS else path.name
+
+
 def load_image(source: str | os.PathLike[str], *, linear_raw: bool = False) -> ImageData:
     """Read an image file (or ``sample:NAME``) into the project's convention.
 

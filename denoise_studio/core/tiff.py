@@ -47,18 +47,19 @@ def read_tiff(data: bytes, display: str) -> np.ndarray | None:
 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            page = tif.pages.first
+            page: Any = tif.pages[0]
             if not _plain_samples(page):
                 return None
             ends = [offset + count for offset, count in zip(page.dataoffsets, page.databytecounts)]
             if not ends or max(ends) > len(data):
                 raise ImageError(f"{display}: the TIFF file is truncated (its pixel data ends past the end of the file)")
             samples = page.asarray()
+            separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
     except ImageError:
         raise
     except Exception:  # noqa: BLE001 - whatever tifffile cannot decode goes to OpenCV, which reports it
         return None
-    if samples.ndim == 3 and page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+    if samples.ndim == 3 and separate:
         samples = np.moveaxis(samples, 0, -1)
     return np.ascontiguousarray(samples)
 
