@@ -22,7 +22,7 @@ import numpy as np
 
 from denoise_studio.core.errors import UserError
 from denoise_studio.core.export import export_result
-from denoise_studio.core.image import READ_FORMATS, load_image
+from denoise_studio.core.image import READ_FORMATS, load_image, output_name
 from denoise_studio.core.method import Method, RunContext, run_to_end
 from denoise_studio.core.params import Params
 from denoise_studio.core.result import Result
@@ -68,7 +68,7 @@ def process_folder(
     for path in inputs:
         if stop is not None and stop.is_set():
             return
-        target = out_dir / path.name
+        target = out_dir / output_name(path)
         if target.exists() and not overwrite:
             yield FileOutcome(path, target, SKIPPED, "already there")
             continue
