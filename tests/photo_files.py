@@ -160,7 +160,7 @@ def linear_rgb_profile() -> bytes:
     def xyz(values: tuple[float, float, float]) -> bytes:
         return b"XYZ \x00\x00\x00\x00" + b"".join(struct.pack(">i", round(v * 65536)) for v in values)
 
-    description = b"linear sRGB\x00"
+    description = b"linear RGB for tests\x00"
     tags = {
         b"desc": b"desc\x00\x00\x00\x00" + struct.pack(">I", len(description)) + description + b"\x00" * 79,
         b"wtpt": xyz((0.9642, 1.0, 0.8249)),

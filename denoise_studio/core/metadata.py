@@ -280,16 +280,17 @@ def display_pixels(pixels: np.ndarray, icc_profile: bytes | None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _to_srgb_transform(icc_profile: bytes, mode: str) -> Any:
-    """The colour transform from the profile to sRGB, or None (unreadable, or not RGB/gray)."""
+    """The colour transform from the profile to sRGB, or None (sRGB itself, unreadable, or not
+    RGB or gray)."""
     from PIL import ImageCms
 
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         space = source.profile.xcolor_space.strip()
-        if (mode, space) not in (("RGB", "RGB"), ("L", "GRAY")):
+        if (mode, space) not in (("RGB", "RGB"), ("L", "GRAY")) or (source.profile.profile_description or "").startswith("sRGB"):
             return None
         srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-        return ImageCms.buildTransform(source, srgb, mode, "RGB" if mode == "RGB" else "RGB")
+        return ImageCms.buildTransform(source, srgb, mode, "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         log.warning("the image's colour profile cannot be used; it is shown without colour management")
         return None

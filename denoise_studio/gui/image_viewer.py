@@ -41,6 +41,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from denoise_studio.core.metadata import display_pixels
+
 MODES = ("split", "side", "blink", "difference")
 
 
@@ -58,9 +60,10 @@ MODE_TITLES = {"split": "Split", "side": "Side by side", "blink": "Blink", "diff
 DIFF_COLORMAP = "CET-D1"  # blue – white – red, perceptually uniform
 
 
-def to_display(image: np.ndarray) -> np.ndarray:
-    """H×W×C float [0, 1] → uint8 for painting (H×W for grayscale)."""
-    eight = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+def to_display(image: np.ndarray, icc_profile: bytes | None = None) -> np.ndarray:
+    """H×W×C float [0, 1] → uint8 for painting (H×W for grayscale), converted to sRGB when the
+    image carries another colour profile: for the screen only, the pixels keep theirs."""
+    eight = display_pixels(image, icc_profile)
     return np.ascontiguousarray(eight[:, :, 0]) if eight.shape[2] == 1 else eight
 
 
@@ -129,6 +132,7 @@ class ImageViewer(QWidget):
         self._roi: pg.RectROI | None = None
         self._region: tuple[int, int, int, int] | None = None
         self._roi_hidden = False
+        self.colour_profile: bytes | None = None  # the input's ICC profile, applied to what is painted
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -199,12 +203,12 @@ class ImageViewer(QWidget):
 
     def set_images(self, images: list[tuple[str, np.ndarray]]) -> None:
         """Show these labelled images (the first two are A and B). Keeps zoom if sizes match."""
-        self._layers = [_Layer(label, image, to_display(image)) for label, image in images]
+        self._layers = [_Layer(label, image, to_display(image, self.colour_profile)) for label, image in images]
         self._refresh()
 
     def set_image(self, index: int, label: str, image: np.ndarray) -> None:
         """Replace (or append) image ``index``, keeping zoom and pan: for live updates."""
-        layer = _Layer(label, image, to_display(image))
+        layer = _Layer(label, image, to_display(image, self.colour_profile))
         if index < len(self._layers):
             self._layers[index] = layer
         else:

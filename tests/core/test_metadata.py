@@ -155,3 +155,11 @@ def test_display_converts_a_profile_but_never_the_pixels(tmp_path: Path) -> None
     again = load_image(out)
     np.testing.assert_allclose(again.pixels, 128 / 255)  # the saved pixels are the processed ones
     assert again.metadata[ICC_PROFILE] == photos.linear_rgb_profile()
+
+
+def test_an_srgb_profile_is_shown_as_is() -> None:
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    ramp = np.linspace(0, 1, 3 * 7 * 3, dtype=np.float32).reshape(3, 7, 3)
+    np.testing.assert_array_equal(display_pixels(ramp, srgb), display_pixels(ramp, None))
