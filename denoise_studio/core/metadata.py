@@ -64,6 +64,8 @@ def read_metadata(data: bytes, suffix: str, display: str) -> dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             found = _read_tiff_tags(data) if suffix in TIFF_SUFFIXES else _read_with_pillow(data)
+        if found.get(ICC_PROFILE, b"")[16:20] == b"CMYK":
+            del found[ICC_PROFILE]  # the decoder gave RGB: a CMYK profile would misdescribe it
         if caught:
             log.warning("%s: part of its metadata is damaged (%s)", display, caught[0].message)
         return found
@@ -80,7 +82,8 @@ def _read_with_pillow(data: bytes) -> dict[str, Any]:
     except (UnidentifiedImageError, SyntaxError, OSError, ValueError):
         return {}  # OpenCV decoded what Pillow cannot identify: there is nothing to keep
     with image:
-        exif = image.getexif()
+        # Pillow decodes a whole PNG to look for an EXIF chunk it has not met before the pixels.
+        exif = image.getexif() if image.format != "PNG" or b"eXIf" in data else Image.Exif()
         found: dict[str, Any] = {}
         if exif:
             found[ORIENTATION] = _orientation_value(exif.get(ORIENTATION_TAG))

@@ -163,3 +163,15 @@ def test_an_srgb_profile_is_shown_as_is() -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     ramp = np.linspace(0, 1, 3 * 7 * 3, dtype=np.float32).reshape(3, 7, 3)
     np.testing.assert_array_equal(display_pixels(ramp, srgb), display_pixels(ramp, None))
+
+
+def test_a_cmyk_profile_is_not_kept_for_the_rgb_pixels(tmp_path: Path) -> None:
+    from PIL import Image
+
+    cmyk_profile = bytearray(photos.lab_profile())
+    cmyk_profile[16:20] = b"CMYK"
+    image = Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).convert("CMYK")
+    path = tmp_path / "print.jpg"
+    path.write_bytes(photos.save_to_bytes(image, "JPEG", icc_profile=bytes(cmyk_profile), exif=photos.exif_block()))
+    loaded = load_image(path)
+    assert loaded.pixels.shape == (8, 8, 3) and ICC_PROFILE not in loaded.metadata and EXIF in loaded.metadata
