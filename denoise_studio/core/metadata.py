@@ -21,10 +21,12 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import struct
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,20 @@ def read_metadata(data: bytes, suffix: str, display: str) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - corrupt metadata must never stop the pixels from loading
         log.warning("%s: its metadata cannot be read and is dropped (%s)", display, exc)
         return {}
+
+
+def file_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What the file at ``path`` carries, without decoding its pixels; ``{}`` when it cannot be
+    read (a session restored after its input moved)."""
+    from denoise_studio.core.raw import RAW_FORMATS
+
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return {}
+    suffix = file.suffix.lower()
+    return read_metadata(data, ".tif" if suffix in RAW_FORMATS else suffix, str(path))
 
 
 def _read_with_pillow(data: bytes) -> dict[str, Any]:

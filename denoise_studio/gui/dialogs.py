@@ -66,14 +66,16 @@ class NoiseDialog(QDialog):
 
 
 class ExportOptionsDialog(QDialog):
-    """Bit depth (PNG/TIFF) or quality (JPEG) of an export."""
+    """Bit depth (PNG/TIFF; float for TIFF) or quality (JPEG) of an export; the depth offered
+    first is the input's."""
 
-    def __init__(self, suffix: str, parent: QWidget | None = None) -> None:
+    def __init__(self, suffix: str, parent: QWidget | None = None, depth: int = 8) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export options")
         form = QFormLayout(self)
         self.depth = QComboBox()
-        self.depth.addItems(["8 bits", "16 bits"])
+        self.depth.addItems(["8 bits", "16 bits"] + (["32-bit float"] if suffix in (".tif", ".tiff") else []))
+        self.depth.setCurrentIndex(min({8: 0, 16: 1, 32: 2}.get(depth, 0), self.depth.count() - 1))
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
         self.quality.setValue(95)
@@ -87,4 +89,4 @@ class ExportOptionsDialog(QDialog):
         form.addRow(buttons)
 
     def bit_depth(self) -> int:
-        return 16 if self.depth.currentIndex() == 1 else 8
+        return (8, 16, 32)[self.depth.currentIndex()]

@@ -53,13 +53,17 @@ class Exports(QObject):
 
     # -- actions --------------------------------------------------------------------------
 
-    def export_result(self, entry_id: int, path: str | os.PathLike[str], bit_depth: int = 8, jpeg_quality: int = 95) -> Path | None:
-        """Write one result and its sidecar (``path`` + ``.json``); None if refused or failed."""
+    def export_result(self, entry_id: int, path: str | os.PathLike[str], bit_depth: int | None = None, jpeg_quality: int = 95) -> Path | None:
+        """Write one result and its sidecar (``path`` + ``.json``); None if refused or failed.
+
+        ``bit_depth``: the input's unless given (as far as the format holds it)."""
         result = self.window.results.get(entry_id)
         target = Path(os.fspath(path))
         if not self._check_target(target):
             return None
         source = self.window.session.input_data
+        if bit_depth is None:
+            bit_depth = self.input_depth()
         try:
             export_result(result, target, bit_depth=bit_depth, jpeg_quality=jpeg_quality,
                           protected=self.window.session.protected_paths(), metadata=source.metadata if source is not None else None)
@@ -70,7 +74,12 @@ class Exports(QObject):
         self.window.statusBar().showMessage(f"Exported {target.name} (+ sidecar)", 6000)
         return target
 
-    def export_all(self, folder: str | os.PathLike[str], suffix: str = ".png", bit_depth: int = 8, jpeg_quality: int = 95) -> list[Path]:
+    def input_depth(self) -> int:
+        """The bit depth of the open image (8, 16, or 32 for a float TIFF)."""
+        source = self.window.session.input_data
+        return source.bit_depth if source is not None else 8
+
+    def export_all(self, folder: str | os.PathLike[str], suffix: str = ".png", bit_depth: int | None = None, jpeg_quality: int = 95) -> list[Path]:
         """Export every result into ``folder`` as ``<input>_<id>_<method><suffix>``."""
         written = []
         for result in self.window.results.all():
@@ -166,7 +175,7 @@ class Exports(QObject):
         path = self._ask_save_path("Export result", f"result_{result.id}_{result.method_id}.png")
         if not path:
             return
-        options = ExportOptionsDialog(Path(path).suffix.lower(), self.window)
+        options = ExportOptionsDialog(Path(path).suffix.lower(), self.window, depth=self.input_depth())
         if options.exec() == QDialog.DialogCode.Accepted:
             self.export_result(result.id, path, bit_depth=options.bit_depth(), jpeg_quality=options.quality.value())
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
 from denoise_studio.core.image import SAMPLE_PREFIX, ImageData
+from denoise_studio.core.metadata import file_metadata
 from denoise_studio.core.params import ParamError
 from denoise_studio.core.result import Result, measure
 from denoise_studio.core.session_store import SessionStore
@@ -138,7 +139,8 @@ class SessionKeeper(QObject):
             source = source_info.get("source") or "restored image"
             noise = source_info.get("noise")
             original = reference if noise and reference is not None else noisy
-            data = ImageData(pixels=original, bit_depth=int(source_info.get("bit_depth") or 8), source=source)
+            data = ImageData(pixels=original, bit_depth=int(source_info.get("bit_depth") or 8), source=source,
+                             metadata=file_metadata(source))  # EXIF, profile, ... for exports, if the file is still there
             self._input = dict(source_info)
             self._reference = (reference, source_info.get("reference"))
             self.window.restore_input(data, noisy, reference, source_info.get("reference_source"), noise)

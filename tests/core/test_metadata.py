@@ -16,7 +16,7 @@ import pytest
 
 from denoise_studio.core.export import export_result
 from denoise_studio.core.image import load_image, save_image
-from denoise_studio.core.metadata import DPI, EXIF, ICC_PROFILE, ORIENTATION, XMP, apply_orientation, display_pixels, exif_tags
+from denoise_studio.core.metadata import DPI, EXIF, ICC_PROFILE, ORIENTATION, XMP, apply_orientation, display_pixels, exif_tags, file_metadata
 from denoise_studio.core.metrics import psnr
 from denoise_studio.core.result import Result
 from denoise_studio.core.sidecar import read_sidecar
@@ -175,3 +175,10 @@ def test_a_cmyk_profile_is_not_kept_for_the_rgb_pixels(tmp_path: Path) -> None:
     path.write_bytes(photos.save_to_bytes(image, "JPEG", icc_profile=bytes(cmyk_profile), exif=photos.exif_block()))
     loaded = load_image(path)
     assert loaded.pixels.shape == (8, 8, 3) and ICC_PROFILE not in loaded.metadata and EXIF in loaded.metadata
+
+
+def test_file_metadata_reads_without_the_pixels(tmp_path: Path) -> None:
+    for kind in ("jpeg", "tiff16"):
+        path = photos.write_photo(tmp_path, kind)
+        assert file_metadata(path) == load_image(path).metadata
+    assert file_metadata(tmp_path / "gone.jpg") == {}

@@ -33,3 +33,16 @@ def test_the_window_shows_an_opened_photo_through_its_profile(window, tmp_path: 
     assert window.open_image("sample:astronaut")  # it carries the sRGB profile: painted as is
     assert window.viewer.colour_profile is not None
     np.testing.assert_array_equal(window.viewer._layers[0].display, to_display(window.noisy))
+
+
+def test_the_window_exports_a_photo_with_its_depth_and_metadata(window, run_method, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = photo_files.write_photo(tmp_path, "png16")
+    before = photo_files.digest(source)
+    assert window.open_image(str(source))
+    run_method("median")
+    entry = window.results.all()[0]
+    out = window.exports.export_result(entry.id, tmp_path / "result.png")  # no depth asked: the input's
+    assert out is not None and load_image(out).bit_depth == 16
+    tags = photo_files.read_tags(out)
+    assert (tags["make"], tags["taken"], tags["orientation"], tags["icc"]) == (photo_files.MAKE, photo_files.TAKEN, 1, photo_files.lab_profile())
+    assert photo_files.digest(source) == before
