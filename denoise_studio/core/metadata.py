@@ -68,8 +68,9 @@ def read_metadata(data: bytes, suffix: str, display: str) -> dict[str, Any]:
             found = _read_tiff_tags(data) if suffix in TIFF_SUFFIXES else _read_with_pillow(data)
         if found.get(ICC_PROFILE, b"")[16:20] == b"CMYK":
             del found[ICC_PROFILE]  # the decoder gave RGB: a CMYK profile would misdescribe it
-        if caught:
-            log.warning("%s: part of its metadata is damaged (%s)", display, caught[0].message)
+        damage = [w for w in caught if w.category.__name__ != "DecompressionBombWarning"]  # size is OpenCV's to judge
+        if damage:
+            log.warning("%s: part of its metadata is damaged (%s)", display, damage[0].message)
         return found
     except Exception as exc:  # noqa: BLE001 - corrupt metadata must never stop the pixels from loading
         log.warning("%s: its metadata cannot be read and is dropped (%s)", display, exc)
@@ -111,7 +112,7 @@ def _read_with_pillow(data: bytes) -> dict[str, Any]:
         if xmp:
             found[XMP] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
         dpi = info.get("dpi")
-        if dpi and info.get("jfif_unit", 1) == 1 and all(float(v) > 0 for v in dpi):
+        if dpi and all(float(v) > 0 for v in dpi):
             found[DPI] = (round(float(dpi[0]), 3), round(float(dpi[1]), 3))
     return found
 
