@@ -6,14 +6,24 @@ image, such as an estimated σ, are chosen again for each) and written under its
 the output folder, with its sidecar and its own bit depth and alpha. An output that exists is
 skipped unless asked to overwrite, so a stopped run resumes; a file that cannot be read or
 denoised is reported, and the walk goes on. ``stop`` ends the walk after the current file.
+
+With ``jobs`` above one, that many worker processes denoise one image each at a time, every
+one on a single CPU thread (torch and OpenCV), so N images take the cores a single image would
+otherwise spread over; the outputs are the same files. Worker processes are *spawned* (a fork
+of a process whose torch already started its thread pool can hang), and they ignore Ctrl-C:
+the caller stops the walk through ``stop`` and, to end at once, closes the generator.
 """
 
 from __future__ import annotations
 
 import glob
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,12 +69,19 @@ def process_folder(
     device: str = "cpu",
     overwrite: bool = False,
     stop: threading.Event | None = None,
+    jobs: int = 1,
 ) -> Iterator[FileOutcome]:
-    """Denoise each of ``inputs`` into ``out_dir``; yields one outcome per file, in order.
+    """Denoise each of ``inputs`` into ``out_dir``; yields one outcome per file.
 
     ``params_for(pixels)`` gives the parameters of one image. ``stop`` set: no new file starts.
+    With ``jobs`` > 1 the files go to that many worker processes and the outcomes come in the
+    order the files finish; ``params_for`` must then be picklable (a module-level function or
+    a dataclass instance, not a lambda), and so must the method's class.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if jobs > 1:
+        yield from _process_in_parallel(type(method), inputs, out_dir, params_for, seed, device, overwrite, stop, jobs)
+        return
     for path in inputs:
         if stop is not None and stop.is_set():
             return
@@ -72,19 +89,84 @@ def process_folder(
         if target.exists() and not overwrite:
             yield FileOutcome(path, target, SKIPPED, "already there")
             continue
-        started = time.perf_counter()
-        try:
-            _denoise_file(method, path, target, params_for, seed, device)
-        except UserError as exc:
-            yield FileOutcome(path, target, FAILED, str(exc))
-        except Exception as exc:  # noqa: BLE001 - one bad file must not end the walk; it is reported
-            yield FileOutcome(path, target, FAILED, f"{type(exc).__name__}: {exc}")
+        yield _denoise_file(method, path, target, params_for, seed, device)
+
+
+def _process_in_parallel(method_class: type[Method[Any]], inputs: list[Path], out_dir: Path,
+                         params_for: Callable[[np.ndarray], Params], seed: int, device: str, overwrite: bool,
+                         stop: threading.Event | None, jobs: int) -> Iterator[FileOutcome]:
+    """``process_folder`` over ``jobs`` worker processes; at most ``jobs`` files are in flight,
+    so that a stop leaves only the files already started to finish."""
+    waiting: list[tuple[Path, Path]] = []
+    for path in inputs:
+        target = out_dir / output_name(path)
+        if target.exists() and not overwrite:
+            yield FileOutcome(path, target, SKIPPED, "already there")
         else:
-            yield FileOutcome(path, target, WRITTEN, seconds=time.perf_counter() - started)
+            waiting.append((path, target))
+    pool = futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
+    running: dict[futures.Future[FileOutcome], tuple[Path, Path]] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs and not (stop is not None and stop.is_set()):
+                path, target = waiting.pop(0)
+                running[pool.submit(_denoise_in_worker, method_class, path, target, params_for, seed, device)] = (path, target)
+            if not running:
+                return
+            done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                path, target = running.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died (killed, out of memory) fails its file only
+                    yield FileOutcome(path, target, FAILED, f"the worker process ended: {type(exc).__name__}: {exc}")
+    finally:
+        # Normally nothing runs any more; after an interrupt (the generator closed early) the
+        # files in flight are abandoned: their outputs are written atomically, so none is half there.
+        _end_workers(pool)
+
+
+def _start_worker() -> None:
+    """A worker process: one CPU thread for torch and OpenCV, and Ctrl-C left to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"  # read by torch and numpy's BLAS when they load, later in this process
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _end_workers(pool: futures.ProcessPoolExecutor) -> None:
+    """Shut the pool down without waiting, and end the processes of files still under way."""
+    # Python 3.14 has ProcessPoolExecutor.terminate_workers(); before it, the processes are
+    # reachable only through the private mapping, which shutdown() drops: read it first.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+
+
+def _denoise_in_worker(method_class: type[Method[Any]], path: Path, target: Path,
+                       params_for: Callable[[np.ndarray], Params], seed: int, device: str) -> FileOutcome:
+    return _denoise_file(method_class(), path, target, params_for, seed, device)
 
 
 def _denoise_file(method: Method[Any], path: Path, target: Path, params_for: Callable[[np.ndarray], Params],
-                  seed: int, device: str) -> None:
+                  seed: int, device: str) -> FileOutcome:
+    """Denoise one file into ``target``; what went wrong is the outcome's message."""
+    started = time.perf_counter()
+    try:
+        _write_denoised(method, path, target, params_for, seed, device)
+    except UserError as exc:
+        return FileOutcome(path, target, FAILED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad file must not end the walk; it is reported
+        return FileOutcome(path, target, FAILED, f"{type(exc).__name__}: {exc}")
+    return FileOutcome(path, target, WRITTEN, seconds=time.perf_counter() - started)
+
+
+def _write_denoised(method: Method[Any], path: Path, target: Path, params_for: Callable[[np.ndarray], Params],
+                    seed: int, device: str) -> None:
     if target.exists() and target.resolve() == path.resolve():
         raise UserError("the output would replace the input; choose another output folder")
     image = load_image(str(path))

@@ -189,6 +189,12 @@ class Method(Generic[P]):
         """
         return None
 
+    def threads_asked(self, params: P) -> int | None:
+        """CPU threads the run sets for itself with ``params``; ``None`` (the default) when it
+        follows the process's setting (torch's and OpenCV's), which ``denoise --jobs`` makes one.
+        """
+        return None
+
     def estimate_cost(self, shape: tuple[int, ...], params: P, device: str = "cpu") -> CostEstimate:
         """Peak memory and time of a run on an image of ``shape`` (H, W, C), before it starts.
 

@@ -14,6 +14,7 @@ for 8-bit images (non-local means) see the input clipped and rounded to 8 bits.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -356,6 +357,9 @@ class BM3D(_Classical):
 
     id, title, Params = "bm3d", "BM3D", BM3DParams
     description = "Collaborative filtering of groups of similar blocks; the classical state of the art."
+
+    def threads_asked(self, params: BM3DParams) -> int | None:
+        return 1 if params.deterministic else (os.cpu_count() or 1)
 
     def availability(self) -> str | None:
         import importlib.util

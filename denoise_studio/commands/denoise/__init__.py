@@ -1,7 +1,7 @@
 """``denoise-studio denoise``: one image, or every image of a folder, with one method.
 
     denoise-studio denoise IN -o OUT (-m METHOD | --recipe SIDECAR) [-p key=value ...] [--reference CLEAN]
-    denoise-studio denoise DIR_OR_GLOB -o OUTDIR (-m METHOD | --recipe SIDECAR) [--overwrite]
+    denoise-studio denoise DIR_OR_GLOB -o OUTDIR (-m METHOD | --recipe SIDECAR) [--overwrite] [--jobs N]
 
 ``--recipe`` takes the method, parameters and seed of a saved result (its JSON sidecar: found
 the right settings on one photo, apply them to all); ``-p`` still overrides single parameters.
@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object with the run's figures (a folder: one per file and a summary)")
     parser.add_argument("--stop", metavar="RULE", help="early-stopping rule of an iterative method (sets its stop_rule parameter)")
     parser.add_argument("--curve", metavar="CSV", help="write one row per snapshot: step, loss and every scalar reported")
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="a folder run denoises N images at once, in N processes of one CPU thread each (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="a folder run replaces outputs that exist (default: skip them, so a stopped run resumes)")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
 
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         args.seed = int((recipe or {}).get("seed", 0))
     if is_batch(args.input):
         return run_folder(args, method_id, recipe)
+    if args.jobs != 1:
+        raise UserError("--jobs goes with a folder or a glob of images, not one image")
     return run_one(args, method_id, recipe)
 
 

@@ -4,14 +4,20 @@ Every readable image is denoised and written to the output folder under its own 
 sidecar and its own bit depth. An output that exists is skipped (``--overwrite`` replaces it),
 so a stopped run resumes where it was. A file that cannot be read or denoised is reported and
 the run goes on; the list of failures ends the run (exit 1 when any). One progress line says
-which file of how many, and the time left. The first Ctrl-C finishes the current file and
-stops; a second stops at once.
+which file of how many, and the time left. The first Ctrl-C finishes the current file (or the
+files under way) and stops; a second stops at once.
+
+``--jobs N`` denoises N images at once in N worker processes of one CPU thread each: the same
+files come out as with one job. It is clamped where it cannot help, with a line that says why:
+to the CPU cores this process may use, to one for a GPU (the images would share its memory)
+and to one for parameters that make the method spread over threads of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from denoise_studio.commands.common import Progress, jsonable
+from denoise_studio.commands.denoise.one import ImageParams
 from denoise_studio.core.batch import IMAGE_SUFFIXES, SKIPPED, WRITTEN, FileOutcome, list_inputs, process_folder
 from denoise_studio.core.errors import UserError
 
@@ -49,36 +56,72 @@ def run_folder(args: argparse.Namespace, method_id: str, recipe: dict[str, Any] 
     reason = method.availability()
     if reason is not None:
         raise UserError(f"{entry.id} cannot run here: {reason}")
-    return _Batch(args, method, recipe, inputs, out_dir).run()
+    image_params = ImageParams.from_args(args, method, recipe)
+    jobs, why = usable_jobs(args.jobs, method, image_params(None), args.device, len(inputs))
+    if why and not args.quiet:
+        print(why, file=sys.stderr)
+    return _Batch(args, method, image_params, inputs, out_dir, jobs).run()
+
+
+def usable_jobs(requested: int, method: Any, params: Any, device: str, files: int) -> tuple[int, str]:
+    """How many images to denoise at once for ``--jobs requested``, and why fewer ('' if not)."""
+    if requested < 1:
+        raise UserError(f"--jobs {requested}: give 1 or more images at once")
+    if requested == 1:
+        return 1, ""
+    if device != "cpu" and _resolved(device) != "cpu":
+        return 1, f"--jobs {requested}: on {device} the images would share one device and its memory; running one at a time"
+    asked = method.threads_asked(params)
+    if asked is not None and asked > 1:
+        return 1, (f"--jobs {requested}: {method.id} with these parameters runs on {asked} threads of its own; "
+                   "running one image at a time")
+    cores = available_cores()
+    if requested > cores:
+        return cores, (f"--jobs {requested}: this process may use {cores} CPU core{'s' if cores > 1 else ''}, "
+                       f"and more jobs than cores only share them; running {cores} at a time")
+    return min(requested, files), ""
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity, e.g. under ``taskset``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _resolved(device: str) -> str:
+    from denoise_studio.core.device import DeviceError, resolve_device
+
+    try:
+        return resolve_device(device)
+    except DeviceError as exc:
+        raise UserError(str(exc)) from None
 
 
 class _Batch:
     """The state of one folder run: what was written, skipped and what failed, and Ctrl-C."""
 
-    def __init__(self, args: argparse.Namespace, method: Any, recipe: dict[str, Any] | None, inputs: list[Path], out_dir: Path) -> None:
-        self.args, self.method, self.recipe, self.inputs, self.out_dir = args, method, recipe, inputs, out_dir
+    def __init__(self, args: argparse.Namespace, method: Any, image_params: ImageParams, inputs: list[Path], out_dir: Path,
+                 jobs: int) -> None:
+        self.args, self.method, self.image_params, self.inputs, self.out_dir, self.jobs = args, method, image_params, inputs, out_dir, jobs
         self.written: list[Path] = []
         self.skipped: list[Path] = []
         self.failed: list[tuple[str, str]] = []
         self.stop = threading.Event()
-        self.progress = Progress(enabled=not args.quiet, label=f"{method.id}")
+        self.progress = Progress(enabled=not args.quiet, label=method.id + (f" ×{jobs}" if jobs > 1 else ""))
 
     def run(self) -> int:
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._on_interrupt) if main_thread else None
         started = time.perf_counter()
-        from denoise_studio.commands.denoise.one import method_params
-
-        def params_for(pixels: Any) -> Any:
-            return method_params(self.args, self.method, pixels, self.recipe)
-
-        walk = process_folder(self.method, self.inputs, self.out_dir, params_for, seed=self.args.seed, device=self.args.device,
-                              overwrite=self.args.overwrite, stop=self.stop)
+        walk = process_folder(self.method, self.inputs, self.out_dir, self.image_params, seed=self.args.seed, device=self.args.device,
+                              overwrite=self.args.overwrite, stop=self.stop, jobs=self.jobs)
         try:
             for index, outcome in enumerate(walk):
                 self._record(outcome)
                 self.progress.update(index + 1, len(self.inputs), outcome.input.name)
         finally:
+            walk.close()  # after a second Ctrl-C: ends the worker processes of --jobs
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.progress.close()
@@ -91,7 +134,8 @@ class _Batch:
         if self.stop.is_set():
             raise KeyboardInterrupt
         self.stop.set()
-        print("\nstopping after this file (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        under_way = "the files under way" if self.jobs > 1 else "this file"
+        print(f"\nstopping after {under_way} (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
 
     def _record(self, outcome: FileOutcome) -> None:
         if outcome.status == WRITTEN:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from denoise_studio.commands.common import (
@@ -92,15 +93,39 @@ def parse_region(text: str, shape: tuple[int, ...]) -> tuple[int, int, int, int]
 
 def method_params(args: argparse.Namespace, method: Any, pixels: Any, recipe: dict[str, Any] | None = None) -> Any:
     """The method's defaults for this image (or the recipe's parameters), with ``-p`` and ``--stop`` applied."""
-    pairs = parse_key_values(args.param)
-    if args.stop is not None:
-        if "stop_rule" not in {spec.name for spec in method.Params.specs()}:
-            raise UserError(f"--stop: method {method.id} has no early-stopping rule")
-        pairs["stop_rule"] = args.stop
-    base = method.default_params(pixels)
-    if recipe is not None:
-        base = method.Params.from_dict(recipe.get("params") or {})
-    return method.Params.from_strings(pairs, base=base)
+    return ImageParams.from_args(args, method, recipe)(pixels)
+
+
+@dataclass(frozen=True)
+class ImageParams:
+    """The parameters of each image of a run: the recipe's, or the method's defaults for that
+    image (an estimated σ), with ``-p`` and ``--stop`` applied.
+
+    A plain picklable value, so that ``denoise DIR --jobs N`` hands it to worker processes.
+    """
+
+    method_class: type
+    pairs: dict[str, str]
+    recipe_params: dict[str, Any] | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, method: Any, recipe: dict[str, Any] | None = None) -> ImageParams:
+        pairs = parse_key_values(args.param)
+        if args.stop is not None:
+            if "stop_rule" not in {spec.name for spec in method.Params.specs()}:
+                raise UserError(f"--stop: method {method.id} has no early-stopping rule")
+            pairs["stop_rule"] = args.stop
+        recipe_params = (recipe.get("params") or {}) if recipe is not None else None
+        return cls(type(method), pairs, recipe_params)
+
+    def __call__(self, pixels: Any) -> Any:
+        """The parameters for an image of ``pixels`` (``None``: the image-independent defaults)."""
+        params_class = self.method_class.Params
+        if self.recipe_params is not None:
+            base = params_class.from_dict(self.recipe_params)
+        else:
+            base = self.method_class().default_params(pixels)
+        return params_class.from_strings(self.pairs, base=base)
 
 
 def run_method(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any,

@@ -501,6 +501,9 @@ DP = TypeVar("DP", bound=DipLoopParams)
 class IterativeFit(Method[DP]):
     """Base of the DIP-style methods: what they answer about their runs after the fact (see ``core.method.Method``)."""
 
+    def threads_asked(self, params: DP) -> int | None:
+        return params.threads or None
+
     def keep_output(self, params: DP, maps: dict[str, np.ndarray], choice: str) -> tuple[np.ndarray, DP] | None:
         """The averaged or raw output, or the rule's suggested iterate, in place of the run's ``keep``."""
         key = "suggested" if choice == "rule" else choice
