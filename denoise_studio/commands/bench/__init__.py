@@ -17,8 +17,14 @@ partial tables; ``"complete": false`` marks them.
 With synthetic Gaussian noise, every method that has a ``sigma`` parameter is told the true σ
 (non-blind, the protocol of the published tables); ``--blind`` makes them estimate it instead.
 
+Every row also carries ``estimated_psnr``: the PSNR estimated without the clean image by
+Monte-Carlo SURE (``core/quality.py``; two more runs of the method per image, ``--no-estimate``
+skips them), and the tables show its gap to the true PSNR; ``--eight-bit`` stores the noisy
+image as an 8-bit PNG would (clipped, rounded). See ``bench/estimate.py``.
+
 ``--json FILE`` writes ``{"results": [{"method", "noise", "sigma", "images", "psnr", "ssim",
-"seconds"}, ...], ...}`` with means over the images; ``--markdown FILE`` a table per noise level.
+"seconds", "estimated_psnr", ...}, ...], ...}`` with means over the images; ``--markdown FILE``
+a table per noise level, and the check of the estimated PSNR against the true one.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from denoise_studio.commands.bench import estimate
+from denoise_studio.commands.bench.tables import _format_sigma, parse_difference, render_tables
 from denoise_studio.commands.common import Progress, check_text_output, jsonable, parse_key_values, write_text
 from denoise_studio.core.errors import UserError
 
@@ -79,6 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--difference", metavar="A,B",
         help="with --by-noise: add a column with method A's PSNR minus method B's (e.g. masked,masked_baseline)",
     )
+    parser.add_argument(
+        "--no-estimate", action="store_true",
+        help="skip the estimated PSNR (Monte-Carlo SURE: two more runs of each method per image)",
+    )
+    parser.add_argument("--eight-bit", action="store_true", help="store the noisy image as an 8-bit PNG would: clipped to [0, 1], rounded")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -93,16 +106,19 @@ class Cell:
     ssim: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    #: Per image: the estimated PSNR with σ given and with σ estimated (see ``bench/estimate.py``).
+    estimates: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, name: str, psnr: float, ssim: float, seconds: float) -> None:
+    def add(self, name: str, psnr: float, ssim: float, seconds: float, estimates: dict[str, Any] | None = None) -> None:
         """The figures of one more image."""
         self.names.append(name)
         self.psnr.append(psnr)
         self.ssim.append(ssim)
         self.seconds.append(seconds)
+        self.estimates.append(estimates or {})
 
     def summary(self) -> dict[str, Any]:
-        return {
+        figures = {
             "method": self.method,
             "noise": self.noise,
             "sigma": self.sigma,
@@ -111,6 +127,10 @@ class Cell:
             "ssim": float(np.mean(self.ssim)) if self.ssim else None,
             "seconds": float(np.mean(self.seconds)) if self.seconds else None,
         }
+        for key in (estimate.GIVEN, estimate.ESTIMATED):
+            if any(e.get(key) for e in self.estimates):
+                figures.update(estimate.summary(self.psnr, [e.get(key) for e in self.estimates], key))
+        return figures
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -166,12 +186,6 @@ def select_methods(text: str) -> list[str]:
     return chosen
 
 
-def _format_sigma(sigma: float | None) -> str:
-    if sigma is None:
-        return "real"
-    return f"{sigma:g}"
-
-
 def machine_description() -> str:
     """CPU model, core count and the thread setting, for the tables' captions."""
     cpu = platform.processor() or platform.machine()
@@ -184,106 +198,6 @@ def machine_description() -> str:
         pass
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     return f"{cpu}, {os.cpu_count()} logical cores, OMP_NUM_THREADS={threads}, Python {platform.python_version()}"
-
-
-def markdown_tables(results: list[dict[str, Any]], noisy_rows: list[dict[str, Any]], caption: str = "") -> str:
-    """One table per noise model: rows are methods, a PSNR / SSIM column per σ, and seconds."""
-    out: list[str] = []
-    if caption:
-        out += [caption, ""]
-    models = list(dict.fromkeys(r["noise"] for r in results))
-    for model in models:
-        rows = [r for r in results if r["noise"] == model]
-        sigmas = list(dict.fromkeys(r["sigma"] for r in rows))
-        methods = list(dict.fromkeys(r["method"] for r in rows))
-        header = "| Method | " + " | ".join(f"σ = {_format_sigma(s)}: PSNR / SSIM" for s in sigmas) + " | s / image |"
-        counts = {r["images"] for r in rows}
-        uniform = len(counts) == 1
-        out.append(f"Noise: {model}" + (f", {rows[0]['images']} images" if uniform else ", images per cell in brackets"))
-        out.append("")
-        out.append(header)
-        out.append("|---|" + "---|" * (len(sigmas) + 1))
-        noisy = {r["sigma"]: r for r in noisy_rows if r["noise"] == model}
-        if noisy:
-            cells = [f"{noisy[s]['psnr']:.2f} / {noisy[s]['ssim']:.4f}" if s in noisy else "–" for s in sigmas]
-            out.append("| (noisy input) | " + " | ".join(cells) + " | – |")
-        for m in methods:
-            by_sigma = {r["sigma"]: r for r in rows if r["method"] == m}
-            cells = []
-            for s in sigmas:
-                r = by_sigma.get(s)
-                text = f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r and r["psnr"] is not None else "–"
-                if r and not uniform:
-                    text += f" ({r['images']})"
-                cells.append(text)
-            times = [r["seconds"] for r in by_sigma.values() if r["seconds"] is not None]
-            seconds = f"{np.mean(times):.2f}" if times else "–"
-            out.append(f"| {m} | " + " | ".join(cells) + f" | {seconds} |")
-        out.append("")
-    return "\n".join(out)
-
-
-def markdown_by_noise(
-    results: list[dict[str, Any]],
-    noisy_rows: list[dict[str, Any]],
-    caption: str = "",
-    difference: tuple[str, str] | None = None,
-) -> str:
-    """One table for every noise: a row per (noise model, σ), a PSNR / SSIM column per method,
-    optionally the PSNR difference of two methods, and a last row of mean seconds per image."""
-    out: list[str] = [caption, ""] if caption else []
-    methods = list(dict.fromkeys(r["method"] for r in results))
-    keys = list(dict.fromkeys((r["noise"], r["sigma"]) for r in results))
-    cell = {(r["method"], r["noise"], r["sigma"]): r for r in results}
-    noisy = {(r["noise"], r["sigma"]): r for r in noisy_rows}
-    counts = {r["images"] for r in results}
-    uniform = len(counts) == 1
-    if uniform:
-        out += [f"{counts.pop()} images; PSNR (dB) / SSIM", ""]
-    else:
-        out += ["PSNR (dB) / SSIM, images per cell in brackets", ""]
-    extra = [f"{difference[0]} − {difference[1]}"] if difference else []
-    out.append("| Noise (σ) | noisy | " + " | ".join(methods + extra) + " |")
-    out.append("|---|---|" + "---|" * (len(methods) + len(extra)))
-
-    def text(r: dict[str, Any] | None) -> str:
-        if r is None or r["psnr"] is None:
-            return "–"
-        return f"{r['psnr']:.2f} / {r['ssim']:.3f}" + ("" if uniform else f" ({r['images']})")
-
-    for noise, sigma in keys:
-        cells = [text(noisy.get((noise, sigma)))] + [text(cell.get((m, noise, sigma))) for m in methods]
-        if difference:
-            a, b = (cell.get((m, noise, sigma)) for m in difference)
-            ok = a is not None and b is not None and a["psnr"] is not None and b["psnr"] is not None
-            cells.append(f"{a['psnr'] - b['psnr']:+.2f} dB" if ok else "–")  # type: ignore[index]
-        out.append(f"| {noise} {_format_sigma(sigma)} | " + " | ".join(cells) + " |")
-    seconds = []
-    for m in methods:
-        times = [r["seconds"] for r in results if r["method"] == m and r["seconds"] is not None]
-        seconds.append(f"{np.mean(times):.2f}" if times else "–")
-    out.append("| s / image | – | " + " | ".join(seconds + ["" for _ in extra]) + " |")
-    out.append("")
-    return "\n".join(out)
-
-
-def parse_difference(text: str | None, by_noise: bool) -> tuple[str, str] | None:
-    """``--difference A,B`` as a pair of method ids."""
-    if text is None:
-        return None
-    if not by_noise:
-        raise UserError("--difference needs --by-noise")
-    parts = [t.strip() for t in text.split(",")]
-    if len(parts) != 2 or not all(parts):
-        raise UserError(f"--difference {text}: expected two method ids, A,B")
-    return parts[0], parts[1]
-
-
-def render_tables(args: argparse.Namespace, results: list[dict[str, Any]], noisy_rows: list[dict[str, Any]], caption: str) -> str:
-    """The Markdown of a run or a merge, in the layout the arguments ask for."""
-    if args.by_noise:
-        return markdown_by_noise(results, noisy_rows, caption, parse_difference(args.difference, True))
-    return markdown_tables(results, noisy_rows, caption)
 
 
 def merge_runs(paths: list[str]) -> dict[str, Any]:
@@ -327,6 +241,7 @@ def merge_runs(paths: list[str]) -> dict[str, Any]:
         cell.psnr.append(row["psnr"])
         cell.ssim.append(row["ssim"])
         cell.seconds.append(row["seconds"])
+        cell.estimates.append({k: row[k] for k in (estimate.GIVEN, estimate.ESTIMATED) if k in row})
     return {
         "results": [c.summary() for c in cells.values()],
         "noisy_input": list(noisy.values()),
@@ -352,7 +267,7 @@ def _run_merge(args: argparse.Namespace) -> int:
         caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if flag else "no (estimated from each image)")
     if not merged["complete"]:
         caption += "\n\n**Some runs were not finished: see the image counts.**"
-    table = render_tables(args, merged["results"], merged["noisy_input"], caption)
+    table = render_tables(args, merged["results"], merged["noisy_input"], caption) + estimate.validation_markdown(merged["per_image"])
     if args.markdown:
         write_text(args.markdown, table + "\n")
     else:
@@ -490,8 +405,11 @@ class _Bench:
             return noisy, clean
         assert lvl is not None
         rng = np.random.default_rng([self.args.seed, int(round(1000 * lvl)), index])
-        options = {"clip": False} if self.noise_model == "gaussian" else {}
-        return add_noise(clean, self.noise_model, lvl, rng, **options), clean
+        options = {"clip": False} if self.noise_model == "gaussian" and not self.args.eight_bit else {}
+        noisy = add_noise(clean, self.noise_model, lvl, rng, **options)
+        if self.args.eight_bit:
+            noisy = (np.rint(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+        return noisy, clean
 
     def run_image(self, lvl: float | None, index: int, item: WorkItem) -> None:
         """Every method on one image at one noise level; the figures go into the cells."""
@@ -509,7 +427,11 @@ class _Bench:
             final = run_to_end(method, noisy, p, RunContext(seed=self.args.seed, device=self.args.device))
             seconds = time.perf_counter() - t0
             assert final.image is not None
-            self.cells[(mid, lvl)].add(name, psnr(final.image, clean), ssim(final.image, clean), seconds)
+            estimates = None
+            if not self.args.no_estimate:
+                estimates = estimate.estimate_row(method, p, noisy, final.image, seed=self.args.seed, device=self.args.device,
+                                                  sigma=lvl, noise_model=self.noise_model, source=str(item[1] or item[2]))
+            self.cells[(mid, lvl)].add(name, psnr(final.image, clean), ssim(final.image, clean), seconds, estimates)
             self.done += 1
             self.progress.update(self.done, self.total, f"σ {_format_sigma(lvl)} {mid} {name}")
 
@@ -524,11 +446,7 @@ class _Bench:
             payload = {
                 "results": results,
                 "noisy_input": noisy_rows,
-                "per_image": [
-                    {"method": c.method, "noise": c.noise, "sigma": c.sigma, "image": n, "psnr": p, "ssim": s, "seconds": t}
-                    for c in self.cells.values()
-                    for n, p, s, t in zip(c.names, c.psnr, c.ssim, c.seconds)
-                ],
+                "per_image": self.per_image(),
                 "complete": complete,
                 "command": self.command,
                 "machine": self.machine,
@@ -536,7 +454,9 @@ class _Bench:
                 "data": str(self.folder),
                 "seed": args.seed,
                 "sigma_given_to_methods": self.give_sigma,
-                "noise_clipped": self.noise_model != "gaussian",
+                "noise_clipped": self.noise_model != "gaussian" or args.eight_bit,
+                "noise_stored_8bit": args.eight_bit,
+                "estimated_psnr": not args.no_estimate,
                 "params": {mid: p.to_dict() for mid, p in self.params.items()},
             }
             write_text(args.json, json.dumps(jsonable(payload), indent=1, ensure_ascii=False) + "\n")
@@ -545,16 +465,29 @@ class _Bench:
             caption += "\n\nσ given to the methods: " + ("yes (non-blind)" if self.give_sigma else "no (estimated from each image)")
             if not complete:
                 caption += "\n\n**Partial results: the run is not finished.**"
-            write_text(args.markdown, render_tables(args, results, noisy_rows, caption) + "\n")
+            if args.eight_bit:
+                caption += "\n\nNoisy images stored as 8-bit PNGs would be: clipped to [0, 1] and rounded."
+            tables = render_tables(args, results, noisy_rows, caption) + estimate.validation_markdown(self.per_image())
+            write_text(args.markdown, tables + "\n")
+
+    def per_image(self) -> list[dict[str, Any]]:
+        """One row per method, noise level and image, with its estimates."""
+        return [
+            {"method": c.method, "noise": c.noise, "sigma": c.sigma, "image": n, "psnr": p, "ssim": s, "seconds": t, **e}
+            for c in self.cells.values()
+            for n, p, s, t, e in zip(c.names, c.psnr, c.ssim, c.seconds, c.estimates)
+        ]
 
     def report(self) -> None:
         """The tables on stdout, or (with --json) one line per figure on stderr."""
         results, noisy_rows = self.summaries()
         if not self.args.json:
-            print(render_tables(self.args, results, noisy_rows, ""))
+            print(render_tables(self.args, results, noisy_rows, "") + estimate.validation_markdown(self.per_image()))
             return
         for r in results:
-            print(f"{r['method']:<12} {r['noise']} σ {_format_sigma(r['sigma']):>5}: {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}, {r['seconds']:.2f} s", file=sys.stderr)
+            est = f", est. {r['estimated_psnr']:.2f} dB" if r.get("estimated_psnr") is not None else ""
+            print(f"{r['method']:<12} {r['noise']} σ {_format_sigma(r['sigma']):>5}: {r['psnr']:.2f} dB{est}, SSIM {r['ssim']:.4f}, "
+                  f"{r['seconds']:.2f} s", file=sys.stderr)
 
 
 def _quote(arg: str) -> str:
