@@ -49,6 +49,7 @@ def export_result(
         device=result.device,
         metrics=result.metrics(),
         weights=result.weights,
+        info=result.info,
         extra={
             "noise": result.noise,
             "reference": result.reference_source,
