@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                         help="a folder run denoises N images at once, in N processes of one CPU thread each (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="a folder run replaces outputs that exist (default: skip them, so a stopped run resumes)")
+    parser.add_argument("--noise-sigma", type=float, metavar="S", help="the noise σ of the input (0–255) for the estimated PSNR of --json (default: estimated)")
+    parser.add_argument("--no-estimate", action="store_true", help="--json without the estimated PSNR (it runs the method twice more)")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
 
 
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("name the method with -m METHOD, or give --recipe SIDECAR")
     if recipe is not None and args.method and args.method != recipe.get("method"):
         raise UserError(f"-m {args.method} and the recipe's method {recipe.get('method')} differ; give one")
+    if args.noise_sigma is not None and not 0 <= args.noise_sigma <= 255:
+        raise UserError(f"--noise-sigma must lie in [0, 255], not {args.noise_sigma:g}")
     if args.seed is None:
         args.seed = int((recipe or {}).get("seed", 0))
     if is_batch(args.input):
