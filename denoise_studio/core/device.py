@@ -9,6 +9,7 @@ that importing this module stays cheap.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -131,3 +132,26 @@ def make_generator(device: str, seed: int) -> torch.Generator:
     gen = torch.Generator(device=dev if dev.type == "cuda" else "cpu")
     gen.manual_seed(int(seed))
     return gen
+
+
+def torch_threads() -> int | None:
+    """torch's CPU threads now, or ``None`` when torch is not loaded (a classical run)."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
+
+
+def set_torch_threads(threads: int) -> None:
+    """Set torch's CPU threads for the runs started from now on (each run has its own thread,
+    which takes the process's setting when it first runs a torch operation)."""
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(int(threads))
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, as ``taskset`` sets it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

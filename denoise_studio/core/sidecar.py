@@ -99,6 +99,7 @@ def build_record(
     metrics: dict[str, Any] | None,
     weights: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The sidecar record of one result.
 
@@ -117,6 +118,9 @@ def build_record(
         For network methods: ``{"file": ..., "sha256": ..., ...}`` of the weights used.
     extra
         Anything else worth keeping (noise added, stop iteration, ...); merged under ``extra``.
+    info
+        The final snapshot's ``info``: what the run used (``threads``, a network's
+        ``tile_size`` after any out-of-memory retreat) goes under ``compute`` with the device.
 
     Returns
     -------
@@ -136,9 +140,25 @@ def build_record(
         "weights": dict(weights) if weights is not None else None,
         "versions": software_versions(),
     }
+    record["compute"] = compute_record(device, info or {})
     if extra:
         record["extra"] = dict(extra)
     return _jsonable(record)
+
+
+def compute_record(device: str, info: dict[str, Any]) -> dict[str, Any]:
+    """Where a result was computed: the device (the one a network fell back to, if it did),
+    torch's CPU threads (when torch ran) and the tile side and count of tiled networks."""
+    from denoise_studio.core.device import torch_threads
+
+    compute: dict[str, Any] = {"device": str(info.get("device") or device)}
+    threads = info.get("threads", torch_threads())
+    if threads is not None:
+        compute["threads"] = threads
+    for key in ("tile_size", "tiles"):
+        if info.get(key) is not None:
+            compute[key] = info[key]
+    return compute
 
 
 def write_sidecar(image_path: str | os.PathLike[str], record: dict[str, Any]) -> Path:

@@ -6,7 +6,9 @@ it pads the image by reflection with :func:`pad_to_requirements` and crops the r
 
 Large images are denoised tile by tile (:func:`iter_tiled`): overlapping tiles, each padded to
 the network's requirements, blended with feathered weights so that no seam shows, with a report
-after every tile so that the caller can show progress and cancel between tiles.
+after every tile so that the caller can show progress and cancel between tiles. Tiles adapt to
+memory (:func:`iter_tiled_adaptive`): after an out-of-memory error the side halves and the run
+goes on, down to a minimum.
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ class TileProgress:
     total: int
     tile: Tile
     blender: TileBlender
+    tile_size: int = 0  # the side the tiles were planned with (0: one tile, the whole image)
 
 
 def iter_tiled(
@@ -212,7 +215,64 @@ def iter_tiled(
         padded, pad = pad_to_requirements(image[tile.slices], req)
         outputs = fn(np.ascontiguousarray(padded))
         blender.add(tile, {name: crop_padding(out, pad) for name, out in outputs.items()})
-        yield TileProgress(index, len(tiles), tile, blender)
+        yield TileProgress(index, len(tiles), tile, blender, tile_size)
+
+
+#: The smallest tile side :func:`iter_tiled_adaptive` retreats to after out-of-memory errors.
+MIN_ADAPTIVE_TILE = 64
+
+
+class TilesTooSmallError(MemoryError):
+    """Out of memory even with the smallest tiles (``tile_size``, the last side tried)."""
+
+    def __init__(self, tile_size: int) -> None:
+        super().__init__(f"out of memory even with tiles of {tile_size} px")
+        self.tile_size = tile_size
+
+
+def halved_tile(tile_size: int, height: int, width: int, minimum: int = MIN_ADAPTIVE_TILE) -> int | None:
+    """The side to retry with after an out-of-memory error with ``tile_size`` (0: whole image);
+    ``None`` when half of it would be below ``minimum``."""
+    side = min(tile_size, max(height, width)) if tile_size > 0 else max(height, width)
+    return side // 2 if side // 2 >= minimum else None
+
+
+def iter_tiled_adaptive(
+    fn: Callable[[np.ndarray], dict[str, np.ndarray]],
+    image: np.ndarray,
+    tile_size: int,
+    overlap: int,
+    req: SizeRequirements = SizeRequirements(),
+    *,
+    minimum: int = MIN_ADAPTIVE_TILE,
+    is_out_of_memory: Callable[[BaseException], bool] | None = None,
+    on_shrink: Callable[[int, int], None] | None = None,
+) -> Iterator[TileProgress]:
+    """:func:`iter_tiled`, with tiles that halve after an out-of-memory error in ``fn``.
+
+    The run then starts again with the smaller tiles (all tiles of a plan have one size, so the
+    error nearly always comes with the first tile and little is lost). ``on_shrink(old, new)``
+    is called before the retry (to free cached memory, to say so); reports carry the side in
+    use as ``tile_size``. Below ``minimum`` a :class:`TilesTooSmallError` is raised.
+    ``is_out_of_memory`` defaults to :func:`denoise_studio.core.device.is_out_of_memory`.
+    """
+    from denoise_studio.core.device import is_out_of_memory as torch_out_of_memory
+
+    out_of_memory = is_out_of_memory or torch_out_of_memory
+    height, width = image.shape[:2]
+    while True:
+        try:
+            yield from iter_tiled(fn, image, tile_size, overlap, req)
+            return
+        except Exception as exc:
+            if not out_of_memory(exc):
+                raise
+            smaller = halved_tile(tile_size, height, width, minimum)
+            if smaller is None:
+                raise TilesTooSmallError(tile_size if tile_size > 0 else max(height, width)) from exc
+            if on_shrink is not None:
+                on_shrink(tile_size, smaller)
+            tile_size = smaller
 
 
 def choose_tile_size(

@@ -60,3 +60,23 @@ def test_bad_sidecars_are_reported(tmp_path: Path) -> None:
     other.write_text('{"a": 1}')
     with pytest.raises(SidecarError, match="not a Denoise Studio sidecar"):
         read_sidecar(other)
+
+
+def test_the_record_says_what_the_run_computed_on() -> None:
+    info = {"device": "cpu", "tile_size": 128, "tiles": 9, "threads": 1}
+    record = build_record(input_path=None, method_id="formresnet", params={}, seed=0, device="cuda", metrics=None, info=info)
+    # a network that fell back to the CPU reports the CPU; the tile side is the one finally used
+    assert record["compute"] == {"device": "cpu", "threads": 1, "tile_size": 128, "tiles": 9}
+    plain = build_record(input_path=None, method_id="nlm", params={}, seed=0, device="cpu", metrics=None)
+    assert plain["compute"]["device"] == "cpu" and "tile_size" not in plain["compute"]
+
+
+def test_a_network_result_written_by_the_cli_keeps_its_tile_size(astronaut: np.ndarray, tmp_path: Path) -> None:
+    from denoise_studio.cli import main
+    from denoise_studio.core.image import save_image
+
+    save_image(tmp_path / "in.png", astronaut[:96, :96])
+    assert main(["denoise", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "-m", "formresnet",
+                 "-p", "tile_size=64", "--quiet"]) == 0
+    compute = read_sidecar(tmp_path / "out.png")["compute"]
+    assert compute["tile_size"] == 64 and compute["tiles"] == 4 and compute["threads"] >= 1

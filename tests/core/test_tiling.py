@@ -10,11 +10,14 @@ from torch import nn
 from denoise_studio.core.tiling import (
     SizeRequirements,
     Tile,
+    TilesTooSmallError,
     choose_tile_size,
     crop_padding,
     feather_ramp,
     feather_weights,
+    halved_tile,
     iter_tiled,
+    iter_tiled_adaptive,
     pad_to_requirements,
     plan_tiles,
 )
@@ -116,3 +119,33 @@ def test_choose_tile_size() -> None:
     assert choose_tile_size(4096, 10, req) == 64  # the minimum
     assert choose_tile_size(1, 1024**4, req) == 2048  # the cap bounds peak memory
     assert choose_tile_size(4096, 1024**3, SizeRequirements(multiple_of=100)) == 200
+
+
+def _fails_above(side: int, error: Exception):  # type: ignore[no-untyped-def]
+    """A fake network pass: the identity, or ``error`` for tiles wider than ``side``."""
+    def fn(tile: np.ndarray) -> dict[str, np.ndarray]:
+        if max(tile.shape[:2]) > side:
+            raise error
+        return {"image": tile * 1.0}
+    return fn
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+                                   RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB")])
+def test_adaptive_tiles_halve_after_out_of_memory_and_go_on(error: Exception) -> None:
+    image = np.random.default_rng(0).random((300, 260, 3)).astype(np.float32)
+    shrinks: list[tuple[int, int]] = []
+    reports = list(iter_tiled_adaptive(_fails_above(100, error), image, 400, 16, on_shrink=lambda a, b: shrinks.append((a, b))))
+    assert shrinks == [(400, 150), (150, 75)]  # 400 is more than the image: its longer side halves first
+    assert reports[-1].tile_size == 75 and reports[-1].index == reports[-1].total
+    np.testing.assert_allclose(reports[-1].blender.result("image"), image, atol=1e-6)
+
+
+def test_adaptive_tiles_stop_at_the_minimum_with_a_clear_error() -> None:
+    image = np.zeros((300, 300, 1), np.float32)
+    with pytest.raises(TilesTooSmallError, match="even with tiles of 75 px") as caught:
+        list(iter_tiled_adaptive(_fails_above(50, MemoryError()), image, 300, 8, minimum=64))
+    assert caught.value.tile_size == 75
+    with pytest.raises(ValueError, match="not memory"):  # other errors pass through untouched
+        list(iter_tiled_adaptive(_fails_above(50, ValueError("not memory")), image, 300, 8))
+    assert halved_tile(0, 300, 200) == 150 and halved_tile(100, 300, 200) is None

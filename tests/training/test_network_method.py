@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import denoise_studio.methods._common.network as network_module
-from denoise_studio.core.method import MethodError, RunContext, run_to_end
+from denoise_studio.core.method import MethodError, RunContext, Snapshot, run_to_end
 from denoise_studio.core.network import NetworkSpec, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.core.weights import ModelCard, WeightsError, save_weights
@@ -183,15 +183,34 @@ def test_gpu_out_of_memory_retreats_to_smaller_tiles_then_the_cpu(monkeypatch: p
     method = Hungry()
     method.use_random_weights()
     image = rng.random((300, 300, 3)).astype(np.float32)
-    snaps = []
-    final = run_to_end(method, image, ToyParams(tile_size=256, tile_overlap=16), on_snapshot=snaps.append)
-    messages = [s.message for s in snaps if "memory" in s.message and not s.final]
-    assert messages == [
-        "cpu:0 ran out of memory: retrying with 128-px tiles",
-        "cpu:0 ran out of memory: retrying with 64-px tiles",
-        "cpu:0 ran out of memory even with small tiles: running on the CPU",
+    final = run_to_end(method, image, ToyParams(tile_size=256, tile_overlap=16))
+    assert final.message.split("; ") == [
+        "cpu:0 ran out of memory with 256-px tiles: going on with 128-px tiles",
+        "cpu:0 ran out of memory with 128-px tiles: going on with 64-px tiles",
+        "cpu:0 ran out of memory even with 64-px tiles: running on the CPU",
     ]
-    assert final.info["device"] == "cpu" and "running on the CPU" in final.message
+    assert final.info["device"] == "cpu" and final.info["tile_size"] == 256  # the CPU starts again with the asked size
+
+
+def test_out_of_memory_halves_the_tiles_and_the_run_goes_on(image: np.ndarray) -> None:
+    # A forward that runs out of memory, as the CPU allocator says it, on tiles wider than 80 px.
+    class Hungry(Toy):
+        def forward(self, net, x, params, generator):  # type: ignore[no-untyped-def]
+            if x.shape[-1] > 80:
+                raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB")
+            return net(x)
+
+    method = Hungry()
+    method.use_random_weights()
+    big = np.tile(image, (8, 8, 1))[:300, :300]
+    snaps: list[Snapshot] = []
+    final = run_to_end(method, big, ToyParams(tile_size=256, tile_overlap=16), on_snapshot=snaps.append)
+    assert final.info["tile_size"] == 64 and final.info["device"] == "cpu"
+    assert "going on with 64-px tiles" in final.message
+    assert any("64 px" in s.message for s in snaps if not s.final)  # the status shows the side in use
+    direct = Toy()
+    direct.use_random_weights()
+    np.testing.assert_allclose(final.image, run_to_end(direct, big, ToyParams(tile_size=64, tile_overlap=16)).image, atol=1e-6)
 
 
 def test_out_of_memory_on_the_cpu_is_a_method_error(image: np.ndarray) -> None:
@@ -201,8 +220,8 @@ def test_out_of_memory_on_the_cpu_is_a_method_error(image: np.ndarray) -> None:
 
     method = Hungry()
     method.use_random_weights()
-    with pytest.raises(MethodError, match="out of memory on the CPU"):
-        run_to_end(method, image, ToyParams())
+    with pytest.raises(MethodError, match=r"out of memory on the CPU even with tiles of \d+ px"):
+        run_to_end(method, np.tile(image, (4, 4, 1)), ToyParams())
 
 
 @pytest.mark.gpu

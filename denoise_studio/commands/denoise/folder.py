@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -84,9 +83,9 @@ def usable_jobs(requested: int, method: Any, params: Any, device: str, files: in
 
 def available_cores() -> int:
     """The CPU cores this process may run on (its affinity, e.g. under ``taskset``)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    from denoise_studio.core.device import usable_cores
+
+    return usable_cores()
 
 
 def _resolved(device: str) -> str:

@@ -196,7 +196,7 @@ def write_result(args: argparse.Namespace, out: Any, image: Any, final: Any, par
     weights = info.get("weights") if isinstance(info.get("weights"), dict) else None
     record = build_record(
         input_path=input_path, method_id=method_id, params=params.to_dict(), seed=seed, device=args.device,
-        metrics=metrics, weights=weights,
+        metrics=metrics, weights=weights, info=info,
         extra={"bit_depth": output_depth(Path(out).suffix.lower(), image.bit_depth), "metadata_kept": kept(image.metadata, Path(out).suffix),
                "reference": args.reference, "info": info, "region": list(region) if region else None,
                "chosen": chosen_values(params.to_dict(), info),

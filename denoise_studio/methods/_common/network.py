@@ -21,8 +21,9 @@ by the user; see ``core/weights.py``), choosing the device (CUDA, MPS, CPU; ``ct
 overrides, ``"auto"`` picks), tiled inference with one snapshot per tile and a cancel between
 tiles, the ×8 flip-and-rotate self-ensemble (a parameter of every network method), the method's
 own stochastic ensemble (K passes with one seeded generator → mean, and the per-pixel standard
-deviation in ``snapshot.maps["uncertainty"]``), and the retreat from a GPU out-of-memory error
-to smaller tiles and then to the CPU, with a message.
+deviation in ``snapshot.maps["uncertainty"]``), and the retreat from an out-of-memory error to
+tiles of half the side (``core.tiling.iter_tiled_adaptive``), down to ``MIN_TILE``, then from a
+GPU to the CPU, with a message; the side used is in ``info["tile_size"]``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.device import (
     DeviceError,
     available_memory,
-    is_out_of_memory,
     make_generator,
     release_cached_memory,
     resolve_device,
@@ -48,7 +48,7 @@ from denoise_studio.core.ensemble import RunningMoments, self_ensemble_x8
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.network import NetworkSpec
 from denoise_studio.core.params import Params, param
-from denoise_studio.core.tiling import choose_tile_size, iter_tiled
+from denoise_studio.core.tiling import TilesTooSmallError, choose_tile_size, iter_tiled_adaptive
 from denoise_studio.core.weights import ModelCard, WeightsEntry, WeightsError, find_weights, list_weights, load_network
 
 if TYPE_CHECKING:
@@ -56,8 +56,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 AUTO_WEIGHTS = "auto"
-# Below this tile side a GPU out-of-memory error sends the run to the CPU instead.
-MIN_GPU_TILE = 64
+# Out-of-memory errors halve the tiles down to this side; below it a GPU run goes on on the CPU,
+# and a CPU run ends with a message.
+MIN_TILE = 64
 
 
 @dataclass(frozen=True)
@@ -248,20 +249,15 @@ class NetworkMethod(Method[NP]):
             try:
                 yield from self._run_tiles(net, card, noisy, params, ctx, device, tile, messages)
                 return
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
+            except TilesTooSmallError as exc:
                 if device == "cpu":
-                    raise MethodError(f"{self.id}: out of memory on the CPU with tiles of {tile} px; set a smaller tile size") from None
+                    raise MethodError(f"{self.title}: out of memory on the CPU even with tiles of {exc.tile_size} px; "
+                                      "close other programs or run on a region") from None
                 release_cached_memory(device)
-                side = min(tile, max(noisy.shape[:2])) if tile > 0 else max(noisy.shape[:2])
-                if side // 2 >= MIN_GPU_TILE:
-                    tile = side // 2
-                    messages.append(f"{device} ran out of memory: retrying with {tile}-px tiles")
-                else:
-                    messages.append(f"{device} ran out of memory even with small tiles: running on the CPU")
-                    device = "cpu"
-                    net, card = self.load_network(params, device, noisy.shape[2])
+                messages.append(f"{device} ran out of memory even with {exc.tile_size}-px tiles: running on the CPU")
+                device = "cpu"
+                net, card = self.load_network(params, device, noisy.shape[2])
+                tile = params.tile_size or self._auto_tile(net, net_channels, device)
                 yield Snapshot(0, 1, message=messages[-1])
 
     def _auto_tile(self, net: nn.Module, channels: int, device: str) -> int:
@@ -316,14 +312,20 @@ class NetworkMethod(Method[NP]):
             "tile_size": tile,
             "passes": passes,
         }
-        for progress in iter_tiled(process, noisy, tile, overlap, requirements):
+        def shrink(old: int, new: int) -> None:
+            release_cached_memory(device)
+            messages.append(f"{device} ran out of memory with {old or 'whole-image'}-px tiles: going on with {new}-px tiles")
+
+        for progress in iter_tiled_adaptive(process, noisy, tile, overlap, requirements, minimum=MIN_TILE, on_shrink=shrink):
             blender, done, total = progress.blender, progress.index, progress.total
-            info["tiles"] = total
+            info.update(tiles=total, tile_size=progress.tile_size)
             if ctx.stop_requested:
                 break
             if done < total:
                 snap_image = np.clip(blender.result("image", fallback=noisy), 0.0, 1.0)
-                yield Snapshot(done, total, image=snap_image, message=f"{self.title}: tile {done}/{total}", info=dict(info))
+                note = f" ({messages[-1]})" if messages else ""
+                yield Snapshot(done, total, image=snap_image, message=f"{self.title}: tile {done}/{total}, {progress.tile_size} px{note}",
+                               info=dict(info))
         if blender is None:
             # Stopped before the first tile finished: the unchanged input is the current result.
             yield Snapshot(0, total, image=noisy.astype(np.float32, copy=True), final=True, message="stopped", info=info)
