@@ -29,7 +29,7 @@ from denoise_studio.core.session import Session
 from denoise_studio.core.session_store import SessionStore
 from denoise_studio.gui.compare import INPUT, REFERENCE, Compare, result_key
 from denoise_studio.gui.curve_dock import CurveDock
-from denoise_studio.gui.dialogs import device_description
+from denoise_studio.gui.device_picker import DevicePicker
 from denoise_studio.gui.exports import Exports
 from denoise_studio.gui.folder_runs import FolderRuns
 from denoise_studio.gui.image_viewer import ImageViewer
@@ -93,9 +93,7 @@ class MainWindow(QMainWindow):
         # Ask before runs that need much memory or time (off in screenshots and scripted use).
         self.confirm_costly_runs = True
 
-        from denoise_studio.core.device import best_device
-
-        self.device = best_device()
+        self.device_picker = DevicePicker(self.settings)  # the device and threads of runs, in the status bar
         self.choices = choices if choices is not None else load_choices()
         self.exports = Exports(self)
         self.folders = FolderRuns(self)
@@ -215,18 +213,20 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.image_label = QLabel("")
-        self.device_label = QLabel(device_description(self.device))
-        self.device_label.setToolTip("The compute device of network methods")
         view = self.run_view
         self.progress, self.eta_label, self.cancel_button = view.progress, view.eta_label, view.cancel_button
         self.keep_combo = view.keep_combo
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
         bar.addWidget(self.image_label)
-        for widget in (self.eta_label, self.progress, self.cancel_button, self.device_label):
+        for widget in (self.eta_label, self.progress, self.cancel_button, self.device_picker):
             bar.addPermanentWidget(widget)
         self.run_view.set_running(False)
 
     # ================================================================================ state
+
+    @property
+    def device(self) -> str:
+        return self.device_picker.device()
 
     @property
     def source(self) -> str | None:

@@ -149,7 +149,7 @@ class ResultsPanel(QWidget):
 
     @staticmethod
     def _tooltip(entry: Result) -> str:
-        lines = [entry.label, f"method: {entry.method_id}", f"seed: {entry.seed}, device: {entry.device}",
+        lines = [entry.label, f"method: {entry.method_id}", f"seed: {entry.seed}, device: {compute_text(entry)}",
                  f"time: {entry.elapsed:.2f} s"]
         if entry.params is not None:
             chosen = entry.chosen()
@@ -194,3 +194,16 @@ class ResultsPanel(QWidget):
     def _on_remove(self) -> None:
         for entry_id in self.selected_ids():
             self.remove(entry_id)
+
+
+def compute_text(result: Result) -> str:
+    """``cpu, 2 threads, tiles of 256 px``: where a result was computed, as its sidecar says."""
+    from denoise_studio.core.sidecar import compute_record
+
+    compute = compute_record(result.device, result.info)
+    parts = [compute["device"]]
+    if "threads" in compute:
+        parts.append(f"{compute['threads']} threads")
+    if "tile_size" in compute:
+        parts.append(f"tiles of {compute['tile_size']} px" if compute.get("tiles", 1) > 1 else "the whole image in one tile")
+    return ", ".join(parts)

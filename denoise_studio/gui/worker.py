@@ -283,6 +283,14 @@ class MethodWorker(_ThreadWorker):
             update.ssim, update.heatmap = measured.ssim, measured.heatmap
         return update
 
+    def _run_info(self, final: Snapshot) -> dict[str, Any]:
+        """The method's ``info`` and the torch threads the run had (its own, or the process's)."""
+        from denoise_studio.core.device import torch_threads
+
+        info = dict(final.info)
+        info.setdefault("threads", self.method.threads_asked(self.params) or torch_threads())
+        return info
+
     def _result(self, final: Snapshot, elapsed: float, sigma_noisy: float | None) -> Result:
         image = np.clip(final.image, 0.0, 1.0).astype(np.float32, copy=False)  # type: ignore[arg-type]
         result = Result(
@@ -296,7 +304,7 @@ class MethodWorker(_ThreadWorker):
             stopped_early=self._stopped.is_set(),
             sigma_noisy=sigma_noisy,
             final_step=final.step,
-            info=dict(final.info),
+            info=self._run_info(final),
             message=final.message,
             maps=dict(final.maps),
             points=list(self.points),

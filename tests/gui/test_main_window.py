@@ -23,7 +23,7 @@ def test_window_opens_with_a_sample(window) -> None:
     assert window.noisy.shape == (512, 512, 3)
     assert window.viewer.labels() == ["Input"]
     assert "astronaut" in window.windowTitle()
-    assert window.device_label.text().startswith("CPU · ")
+    assert window.device_picker.summary().startswith("CPU · ")
     assert window.current_method_id() == "nlm"
 
 
