@@ -113,6 +113,13 @@ class QualityEstimate:
             "reason": self.reason or None,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QualityEstimate:
+        """The estimate :meth:`to_dict` wrote (a session manifest, a sidecar)."""
+        return cls(data.get("value"), data.get("spread"), data.get("sigma"), data.get("sigma_source"), data.get("mse"),
+                   data.get("kept_fraction"), int(data.get("probes") or 0), str(data.get("reason") or ""),
+                   str(data.get("estimator") or "mc-sure"))
+
     def text(self) -> str:
         """``29.41 ± 0.03 dB`` or ``—`` (a label; the reason goes in a tooltip)."""
         if self.psnr is None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from denoise_studio.core import metrics
 from denoise_studio.core.params import Params
+from denoise_studio.core.quality import QualityEstimate
 
 #: ``(x, y, width, height)`` of a region run, in the coordinates of the whole input.
 Region = tuple[int, int, int, int]
@@ -109,6 +110,8 @@ class Result:
     sigma_noisy: float | None = None  # no-reference σ estimate of the input (0–255)
     sigma_result: float | None = None  # ... and of what is left in the result
     stopped_early: bool = False
+    #: The PSNR estimated without a reference (Monte-Carlo SURE, ``core/quality.py``), or why not.
+    estimate: QualityEstimate | None = None
     #: The step of the method's final snapshot (the iteration a stopped run ended at).
     final_step: int | None = None
     #: A time-machine iterate: the iteration it comes from.
@@ -167,6 +170,8 @@ class Result:
             figures.append("∞ dB" if math.isinf(self.psnr) else f"{self.psnr:.2f} dB")
         if self.ssim is not None:
             figures.append(f"SSIM {self.ssim:.3f}")
+        if self.psnr is None and self.estimate is not None and self.estimate.valid:
+            figures.append(f"est. {self.estimate.text()}")
         figures.append(f"{self.elapsed:.1f} s")
         early = " (stopped early)" if self.stopped_early else ""
         return f"{self.label}{early}\n{' · '.join(figures)}\n{self.params_text()}"
@@ -178,6 +183,8 @@ class Result:
             out["psnr"] = self.psnr
         if self.ssim is not None:
             out["ssim"] = self.ssim
+        if self.estimate is not None:
+            out["estimated_psnr"] = self.estimate.to_dict()
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -191,6 +198,7 @@ class Result:
             "region": list(self.region) if self.region else None, "input_source": self.input_source,
             "reference_source": self.reference_source, "noise": self.noise, "info": _plain(self.info),
             "message": self.message, "created": self.created,
+            "estimated_psnr": self.estimate.to_dict() if self.estimate is not None else None,
         }
 
     @classmethod
@@ -212,6 +220,7 @@ class Result:
             input_source=record.get("input_source"), reference_source=record.get("reference_source"),
             noise=record.get("noise"), info=dict(record.get("info") or {}), message=str(record.get("message", "")),
             created=float(record.get("created", time.time())),
+            estimate=QualityEstimate.from_dict(record["estimated_psnr"]) if isinstance(record.get("estimated_psnr"), dict) else None,
         )
 
 
