@@ -149,6 +149,15 @@ class Method(Generic[P]):
         """Default parameters; a method may adapt them to the image (for example σ)."""
         return self.Params()  # type: ignore[return-value]
 
+    def starting_params(self, noisy: np.ndarray | None = None, device: str | None = None) -> P:
+        """The parameters the window's panel and ``denoise`` start with, for a first try.
+
+        :meth:`default_params` unless a method knows a better first try on ``device`` (``None``:
+        the best one present) than its paper's defaults, which stay the ``Params`` defaults
+        (Deep Image Prior: a stop rule and an iteration cap fitted to its preset).
+        """
+        return self.default_params(noisy)
+
     def run(self, noisy: np.ndarray, params: P, ctx: RunContext) -> Iterator[Snapshot]:
         """Denoise ``noisy`` (H×W×C float32 in [0, 1]); the last snapshot has ``final=True``."""
         raise NotImplementedError

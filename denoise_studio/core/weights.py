@@ -433,3 +433,50 @@ def _atomic_write(path: Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --------------------------------------------------------------------------------------------
+# What noise a card's weights are for, and whether an image's noise fits.
+# --------------------------------------------------------------------------------------------
+
+#: The noise models of ``core.noise`` that weights trained on a card's ``noise`` handle.
+#: Poisson–Gaussian noise is white like Gaussian noise; camera noise is spatially correlated
+#: (demosaicked), which Gaussian-trained networks leave in and blind-spot networks are made for.
+NOISE_THE_CARD_FITS: dict[str, tuple[str, ...]] = {
+    "gaussian": ("gaussian", "poisson-gaussian"),
+    "camera": ("camera",),
+}
+#: How far outside the card's σ range an image's σ may lie and still fit (a factor).
+SIGMA_TOLERANCE = 1.5
+
+
+def noise_text(card: ModelCard) -> str:
+    """``Gaussian noise, σ 5–55``: what the weights were trained for ('' when the card says not)."""
+    if not card.noise:
+        return ""
+    sigmas = "–".join(dict.fromkeys(f"{s:g}" for s in (min(card.sigma), max(card.sigma)))) if card.sigma else ""
+    kind = "Gaussian" if card.noise == "gaussian" else card.noise
+    return f"{kind} noise" + (f", σ {sigmas}" if sigmas else "")
+
+
+def noise_mismatch(card: ModelCard, sigma: float | None, model: str | None = None) -> str | None:
+    """Why weights with ``card`` do not fit an image's noise, or ``None`` when they do (or
+    when the card does not say what it was trained on).
+
+    ``model`` is the image's noise model when it is known (noise the user added: ``gaussian``,
+    ``camera``, ...), ``None`` for a photo, whose kind of noise is not estimated; ``sigma`` is
+    that noise's σ (0–255), the one added or an estimate. A photo is only checked against
+    Gaussian weights' σ range: a camera's noise is what camera weights are for.
+    """
+    if not card.noise:
+        return None
+    if model is not None and model not in NOISE_THE_CARD_FITS.get(card.noise, (card.noise,)):
+        return f"these weights are for {noise_text(card)}; the image has {model} noise"
+    if sigma is None or not card.sigma or (model is None and card.noise != "gaussian"):
+        return None
+    low, high = min(card.sigma), max(card.sigma)
+    if sigma < low / SIGMA_TOLERANCE:
+        return f"the image's noise (σ ≈ {sigma:.0f}) is weaker than these weights expect ({noise_text(card)})"
+    if sigma > high * SIGMA_TOLERANCE:
+        return f"the image's noise (σ ≈ {sigma:.0f}) is stronger than these weights expect ({noise_text(card)})"
+    return None

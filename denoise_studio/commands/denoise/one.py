@@ -100,8 +100,9 @@ def method_params(args: argparse.Namespace, method: Any, pixels: Any, recipe: di
 
 @dataclass(frozen=True)
 class ImageParams:
-    """The parameters of each image of a run: the recipe's, or the method's defaults for that
-    image (an estimated σ), with ``-p`` and ``--stop`` applied.
+    """The parameters of each image of a run: the recipe's, or the method's first try for that
+    image (``Method.starting_params``: an estimated σ, DIP's stop rule), with ``-p`` and
+    ``--stop`` applied.
 
     A plain picklable value, so that ``denoise DIR --jobs N`` hands it to worker processes.
     """
@@ -109,6 +110,7 @@ class ImageParams:
     method_class: type
     pairs: dict[str, str]
     recipe_params: dict[str, Any] | None = None
+    device: str = "cpu"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, method: Any, recipe: dict[str, Any] | None = None) -> ImageParams:
@@ -118,7 +120,7 @@ class ImageParams:
                 raise UserError(f"--stop: method {method.id} has no early-stopping rule")
             pairs["stop_rule"] = args.stop
         recipe_params = (recipe.get("params") or {}) if recipe is not None else None
-        return cls(type(method), pairs, recipe_params)
+        return cls(type(method), pairs, recipe_params, getattr(args, "device", "cpu"))
 
     def __call__(self, pixels: Any) -> Any:
         """The parameters for an image of ``pixels`` (``None``: the image-independent defaults)."""
@@ -126,7 +128,7 @@ class ImageParams:
         if self.recipe_params is not None:
             base = params_class.from_dict(self.recipe_params)
         else:
-            base = self.method_class().default_params(pixels)
+            base = self.method_class().starting_params(pixels, self.device)
         return params_class.from_strings(self.pairs, base=base)
 
 
