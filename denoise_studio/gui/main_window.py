@@ -31,6 +31,7 @@ from denoise_studio.gui.compare import INPUT, REFERENCE, Compare, result_key
 from denoise_studio.gui.curve_dock import CurveDock
 from denoise_studio.gui.device_picker import DevicePicker
 from denoise_studio.gui.exports import Exports
+from denoise_studio.gui.first_use import FirstUseAdvice
 from denoise_studio.gui.folder_runs import FolderRuns
 from denoise_studio.gui.image_viewer import ImageViewer
 from denoise_studio.gui.iterates import Iterates
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.runs = RunController(training_busy=self.train_dock.is_training, parent=self)
         self._connect_runs()
         self._build_status_bar()
+        self.first_use = FirstUseAdvice(self)  # the weights' noise and a region before a long run, in the Method dock
         self.menu_actions = build_menus(self)
         self.viewer.mode_changed.connect(self._on_viewer_mode)
         self._default_state = self.saveState()
@@ -224,9 +226,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================================ state
 
-    @property
-    def device(self) -> str:
-        return self.device_picker.device()
+    device = property(lambda self: self.device_picker.device(), doc="The device of the next runs (the status bar's picker).")
 
     @property
     def source(self) -> str | None:

@@ -61,6 +61,8 @@ class MethodDock(QWidget):
         self.method_description.setStyleSheet("color: #9aa4b2;")
         layout.addWidget(self.method_title)
         layout.addWidget(self.method_description)
+        self._notes = QVBoxLayout()  # advice for a first try (gui/first_use.py)
+        layout.addLayout(self._notes)
         self.param_stack = QStackedWidget()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -74,6 +76,10 @@ class MethodDock(QWidget):
         self.whole_button.setObjectName("whole")
         self.whole_button.setVisible(False)
         layout.addWidget(self.whole_button)
+
+    def add_note(self, widget: QWidget) -> None:
+        """Show ``widget`` under the method's description (advice that follows the method)."""
+        self._notes.addWidget(widget)
 
     def _seed_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -161,6 +167,10 @@ class MethodDock(QWidget):
 
         assert choice.method is not None
         panel = ParamPanel(choice.method.Params, weights_choices=weights_choices_for(choice.method))
+        # A first try (DIP: a stop rule and a cap), not the paper's defaults, unless the user saved values.
+        starting = choice.method.starting_params()
+        if starting != choice.method.Params():
+            panel.set_values(starting)
         saved = self.settings.value(f"params/{method_id}")
         if saved:
             try:
