@@ -424,6 +424,7 @@ class MainWindow(QMainWindow):
 
     def _show_result_metrics(self, result: Result) -> None:
         self.metrics_view.set_metrics(result.psnr, result.ssim)
+        self.metrics_view.set_estimate(result.estimate)
         self.metrics_view.set_heatmap(result.heatmap, result.heatmap_kind)
         self.metrics_view.set_sigma(result.sigma_noisy, result.sigma_result)
 
@@ -507,7 +508,8 @@ class MainWindow(QMainWindow):
             return False
         self.run_region = region
         history = new_history(self, method, params, seed, region)
-        self.runs.start(method, noisy, params, seed=seed, device=self.device, reference=reference, history=history)
+        self.runs.start(method, noisy, params, seed=seed, device=self.device, reference=reference, history=history,
+                        noise=self.session.noise, source=self.session.source)
         self.run_view.set_keep_choices(type(params), params.to_dict().get("keep"))
         self.run_view.started(method.title, method.iterative, region=region is not None)
         return True

@@ -2,7 +2,9 @@
 
 With a reference: PSNR/SSIM of the result against it (and of the noisy input, for the gain), and
 a heatmap of result − reference. Without one: a heatmap of noisy − result ("what was removed")
-and no-reference noise estimates. The heatmap's levels are fixed and symmetric, so a colour
+and no-reference noise estimates. In both cases "est. PSNR": the PSNR estimated without the
+reference (Monte-Carlo SURE, ``core/quality.py``) with its spread over two probes, or "—" with
+the reason in its tooltip. The heatmap's levels are fixed and symmetric, so a colour
 means the same at every iteration. Everything here is computed in the worker; this only paints.
 """
 
@@ -14,6 +16,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from denoise_studio.core.quality import QualityEstimate
 
 HEATMAP_COLORMAP = "CET-D1"
 HEATMAP_RANGE = 25.0  # ± on the 0–255 scale
@@ -39,6 +43,9 @@ class MetricsView(QWidget):
         self.ssim_label = QLabel("—")
         self.ssim_label.setStyleSheet(big)
         self.ssim_label.setObjectName("ssim")
+        self.estimate_label = QLabel("—")
+        self.estimate_label.setStyleSheet(big)
+        self.estimate_label.setObjectName("estimated_psnr")
         self.baseline_label = QLabel("")
         self.baseline_label.setWordWrap(True)
         self.baseline_label.setStyleSheet("color: #9aa4b2;")
@@ -50,6 +57,10 @@ class MetricsView(QWidget):
         grid.addWidget(self.psnr_label, 1, 0)
         grid.addWidget(QLabel("SSIM"), 0, 1)
         grid.addWidget(self.ssim_label, 1, 1)
+        self.estimate_title = QLabel("est. PSNR")
+        self.estimate_title.setToolTip("PSNR estimated from the noisy input alone (Monte-Carlo SURE), ± half the spread of two probes")
+        grid.addWidget(self.estimate_title, 0, 2)
+        grid.addWidget(self.estimate_label, 1, 2)
 
         self.heatmap_title = QLabel("Difference")
         self.heatmap_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -76,6 +87,7 @@ class MetricsView(QWidget):
     def clear(self) -> None:
         self.psnr_label.setText("—")
         self.ssim_label.setText("—")
+        self.set_estimate(None)
         self.sigma_label.setText("")
         self.heatmap.clear()
         self._has_heatmap = False
@@ -92,6 +104,18 @@ class MetricsView(QWidget):
     def set_metrics(self, psnr: float | None, ssim: float | None) -> None:
         self.psnr_label.setText(_fmt(psnr, " dB"))
         self.ssim_label.setText(_fmt(ssim, "", 4))
+
+    def set_estimate(self, estimate: QualityEstimate | None) -> None:
+        """The estimated PSNR with its spread, or "—" with the reason (or none yet) in the tooltip."""
+        self.estimate_label.setText(estimate.text() if estimate is not None else "—")
+        if estimate is None:
+            tip = "Not estimated (a result of a run appears here with its estimate)"
+        elif estimate.valid:
+            kept = f"; {100 * estimate.kept:.0f}% of the pixels used" if estimate.kept is not None and estimate.kept < 1 else ""
+            tip = f"Monte-Carlo SURE, σ {estimate.sigma:.1f} ({estimate.sigma_source}){kept}"
+        else:
+            tip = f"No estimate: {estimate.reason}"
+        self.estimate_label.setToolTip(tip)
 
     def set_sigma(self, noisy: float | None, result: float | None) -> None:
         """No-reference estimates: noise σ of the input and of what is left in the result."""

@@ -69,11 +69,17 @@ class RunController(QObject):
     # -- control ------------------------------------------------------------------------------
 
     def start(self, method: Method[Any], noisy: np.ndarray, params: Params, *, seed: int, device: str,
-              reference: np.ndarray | None, history: Any = None) -> MethodWorker:
-        """Start ``method`` in a new worker thread; the caller checked :meth:`busy_reason`."""
+              reference: np.ndarray | None, history: Any = None, noise: dict[str, Any] | None = None,
+              source: str | None = None) -> MethodWorker:
+        """Start ``method`` in a new worker thread; the caller checked :meth:`busy_reason`.
+
+        The result's PSNR is also estimated without the reference (``noise``: the session's
+        synthetic noise, or None for a real photo; ``source``: the input's file).
+        """
         if self.worker is not None:
             raise RuntimeError("a run is already in progress")
-        worker = MethodWorker(method, noisy, params, seed=seed, device=device, reference=reference, history=history)
+        worker = MethodWorker(method, noisy, params, seed=seed, device=device, reference=reference, history=history,
+                              estimate=True, noise=noise, source=source)
         worker.yielded.connect(self._on_yielded)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)

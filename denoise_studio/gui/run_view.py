@@ -67,6 +67,7 @@ class RunView(QObject):
         self.eta_label.setText("")
         self.set_running(True, iterative=iterative)
         self.window.statusBar().showMessage(f"Running {title}…")
+        self.window.metrics_view.set_estimate(None)  # the last result's estimate is not this run's
 
     def set_running(self, running: bool, iterative: bool = False) -> None:
         window = self.window

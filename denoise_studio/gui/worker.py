@@ -31,7 +31,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from denoise_studio.core import curves, metrics
-from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
+from denoise_studio.core.errors import UserError
+from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot, run_to_end
 from denoise_studio.core.params import Params
 from denoise_studio.core.result import CurvePoint, Result, measure
 
@@ -147,7 +148,9 @@ class MethodWorker(_ThreadWorker):
     yielded(RunUpdate)
         Throttled progress: batched curve points and the newest image with its metrics.
     returned(Result)
-        The final result, measured; also after an early stop (:meth:`stop`).
+        The final result, measured; also after an early stop (:meth:`stop`). With ``estimate``,
+        its PSNR estimated without a reference (``core/quality.py``: two more runs of the
+        method, here in the worker, before ``returned``) is in ``Result.estimate``.
     errored(str)
         A message (first line: what happened; then the traceback for a bug).
     aborted()
@@ -174,6 +177,9 @@ class MethodWorker(_ThreadWorker):
         history: Any = None,
         image_rate_hz: float = IMAGE_RATE_HZ,
         ssim_live: bool = True,
+        estimate: bool = False,
+        noise: dict[str, Any] | None = None,
+        source: str | None = None,
     ) -> None:
         super().__init__()
         self.method = method
@@ -183,6 +189,9 @@ class MethodWorker(_ThreadWorker):
         self.ctx = RunContext(seed=seed, device=device, reference=self.reference, history=history)
         self._interval = 1.0 / image_rate_hz if image_rate_hz > 0 else 0.0
         self._ssim_live = ssim_live
+        #: Estimate the PSNR without a reference; ``noise`` is the session's synthetic noise
+        #: (``{"model", "sigma", ...}``, None for a real photo) and ``source`` the input's file.
+        self._estimate, self._noise, self._source = estimate, noise, source
 
     # -- control (called from the UI thread; thread-safe) -------------------------------------
 
@@ -254,7 +263,13 @@ class MethodWorker(_ThreadWorker):
                 raise MethodError(f"{self.method.id} ended without a result")
             if pending:
                 self.yielded.emit(RunUpdate(final.step, final.total, elapsed, points=pending))
-            self.returned.emit(self._result(final, elapsed, sigma_noisy))
+            result = self._result(final, elapsed, sigma_noisy)
+            if self._estimate:
+                result.estimate = self._estimate_quality(result.image, final, elapsed)
+                if self._cancelled.is_set():
+                    self.aborted.emit()
+                    return
+            self.returned.emit(result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             if self._cancelled.is_set():
                 self.aborted.emit()
@@ -282,6 +297,29 @@ class MethodWorker(_ThreadWorker):
             update.psnr = latest_psnr if self.reference is not None else None
             update.ssim, update.heatmap = measured.ssim, measured.heatmap
         return update
+
+    def _estimate_quality(self, image: np.ndarray, final: Snapshot, elapsed: float) -> Any:
+        """Monte-Carlo SURE of ``image`` (``core/quality.py``), in this thread: two more runs."""
+        from denoise_studio.core import quality
+
+        noise = self._noise or {}
+        reason = quality.noise_validity(noise.get("model"), iterative=self.method.iterative, source=self._source)
+        if reason is not None:
+            return quality.not_valid(reason)
+        self.yielded.emit(RunUpdate(final.step, final.total, elapsed, message="Estimating the PSNR without a reference (two more runs)…"))
+
+        def denoiser(probed: np.ndarray) -> np.ndarray:
+            snap = run_to_end(self.method, probed, self.params, RunContext(seed=self.ctx.seed, device=self.ctx.device))
+            return snap.image  # type: ignore[return-value]  # run_to_end checks it is there
+
+        try:
+            return quality.estimate_psnr(self.noisy, image, denoiser, sigma=noise.get("sigma"), noise_model=noise.get("model"),
+                                         source=self._source, seed=self.ctx.seed, should_continue=self._may_estimate)
+        except (UserError, MethodError, ValueError, MemoryError) as exc:
+            return quality.not_valid(f"the estimate failed: {exc}")
+
+    def _may_estimate(self) -> bool:
+        return not (self._cancelled.is_set() or self._stopped.is_set())
 
     def _run_info(self, final: Snapshot) -> dict[str, Any]:
         """The method's ``info`` and the torch threads the run had (its own, or the process's)."""
