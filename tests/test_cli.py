@@ -326,8 +326,9 @@ def test_bench_json(capsys: pytest.CaptureFixture[str], tiny_set: Path, tmp_path
     data = json.loads(out.read_text())
     results = data["results"]
     assert {(r["method"], r["sigma"]) for r in results} == {(m, s) for m in ("gaussian", "nlm") for s in (15.0, 25.0)}
+    estimate_keys = {f"{p}{s}" for p in ("estimated_psnr", "estimated_psnr_sigma_estimated") for s in ("", "_gap_mean", "_gap_max", "_images")}
     for r in results:
-        assert set(r) == {"method", "noise", "sigma", "images", "psnr", "ssim", "seconds"}
+        assert set(r) == {"method", "noise", "sigma", "images", "psnr", "ssim", "seconds"} | estimate_keys
         assert r["noise"] == "gaussian" and r["images"] == 2
         noisy = next(n for n in data["noisy_input"] if n["sigma"] == r["sigma"])
         assert r["psnr"] > noisy["psnr"]
@@ -359,7 +360,8 @@ def test_bench_by_noise_table(capsys: pytest.CaptureFixture[str], tiny_set: Path
     runs = []
     for noise, sigma in (("gaussian", "15,25"), ("salt-pepper", "10")):
         runs.append(tmp_path / f"{noise}.json")
-        run_cli(capsys, "bench", "--data", str(tiny_set), "--noise", noise, "--sigma", sigma, "--methods", "median,gaussian", "--json", str(runs[-1]), "--quiet")
+        run_cli(capsys, "bench", "--data", str(tiny_set), "--noise", noise, "--sigma", sigma, "--methods", "median,gaussian", "--json", str(runs[-1]),
+                "--quiet", "--no-estimate")
     code, out, err = run_cli(capsys, "bench", "--merge", *map(str, runs), "--by-noise", "--difference", "median,gaussian")
     assert code == 0, err
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in out.splitlines() if line.startswith("| ")}
