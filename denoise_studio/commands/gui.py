@@ -1,10 +1,11 @@
 """``denoise-studio gui``: open the Studio window.
 
     denoise-studio gui [IMAGE] [--screenshot OUT.png] [--method ID] [--noise-sigma S]
-                       [--noise MODEL] [--seed N] [--param key=value ...] [--mode MODE]
+                       [--noise MODEL] [--seed N] [--param key=value ...] [--mode MODE] [--no-run]
 
 With ``--screenshot`` the window opens (offscreen when there is no display), runs the method to
-completion, renders the whole window to OUT.png and exits: the README's screenshots are made so.
+completion (not with ``--no-run``), renders the whole window to OUT.png and exits: the README's
+screenshots are made so.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", default="gaussian", metavar="MODEL", help="noise model for --noise-sigma (default gaussian)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the run")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="a method parameter (repeatable)")
+    parser.add_argument("--no-run", action="store_true", help="with --screenshot: select the method but do not run it (the window as a first try shows it)")
     parser.add_argument("--mode", choices=("split", "side", "blink", "difference"), help="compare mode of the viewer")
     parser.add_argument("--view", metavar="X,Y,W,H", help="show this image rectangle (pixels) instead of fitting the image")
     parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size of a screenshot, WxH")
@@ -127,7 +129,7 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
     """Run the method to completion, let the window settle, grab it to ``args.screenshot``."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    if args.method:
+    if args.method and not args.no_run:
         loop = QEventLoop()
         window.run_finished.connect(loop.quit)
         timer = QTimer()

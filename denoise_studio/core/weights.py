@@ -455,8 +455,11 @@ def noise_text(card: ModelCard) -> str:
     if not card.noise:
         return ""
     sigmas = "–".join(dict.fromkeys(f"{s:g}" for s in (min(card.sigma), max(card.sigma)))) if card.sigma else ""
-    kind = "Gaussian" if card.noise == "gaussian" else card.noise
-    return f"{kind} noise" + (f", σ {sigmas}" if sigmas else "")
+    return f"{_noise_name(card.noise)} noise" + (f", σ {sigmas}" if sigmas else "")
+
+
+def _noise_name(model: str) -> str:
+    return {"gaussian": "Gaussian", "poisson-gaussian": "Poisson–Gaussian"}.get(model, model)
 
 
 def noise_mismatch(card: ModelCard, sigma: float | None, model: str | None = None) -> str | None:
@@ -471,7 +474,7 @@ def noise_mismatch(card: ModelCard, sigma: float | None, model: str | None = Non
     if not card.noise:
         return None
     if model is not None and model not in NOISE_THE_CARD_FITS.get(card.noise, (card.noise,)):
-        return f"these weights are for {noise_text(card)}; the image has {model} noise"
+        return f"these weights are for {noise_text(card)}; the image has {_noise_name(model)} noise"
     if sigma is None or not card.sigma or (model is None and card.noise != "gaussian"):
         return None
     low, high = min(card.sigma), max(card.sigma)

@@ -100,6 +100,7 @@ class DevicePicker(QWidget):
         self.changed.emit(self.device())
 
     def _apply(self) -> None:
+        self.threads_spin.setSuffix(" thread" if self.threads() == 1 else " threads")
         self.threads_spin.setEnabled(self.device() == "cpu")
         set_torch_threads(self.threads())
         self.device_combo.setToolTip(f"Where network methods and Deep Image Prior run: {self.summary()}")

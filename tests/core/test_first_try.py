@@ -28,7 +28,7 @@ def test_every_shipped_card_says_what_noise_it_is_for() -> None:
 def test_camera_weights_do_not_fit_added_gaussian_noise() -> None:
     ap_bsn = _card("ap_bsn", "ap_bsn-lite")
     why = noise_mismatch(ap_bsn, 25.0, "gaussian")
-    assert why is not None and "camera noise" in why and "gaussian noise" in why
+    assert why is not None and "camera noise" in why and "Gaussian noise" in why
     assert noise_mismatch(ap_bsn, 10.0, "camera") is None
     assert noise_mismatch(ap_bsn, 60.0, "camera") is not None  # far stronger than trained for
     assert noise_mismatch(ap_bsn, 30.0, None) is None  # a photo: its noise is what camera weights are for

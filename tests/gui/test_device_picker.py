@@ -23,7 +23,7 @@ def test_the_picker_lists_the_cpu_and_keeps_the_choice(qtbot, settings: QSetting
         picker.set_choice("cpu", threads=2)
         assert torch.get_num_threads() == 2  # the next run's threads
         picker.set_choice(threads=1)
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1 and picker.threads_spin.text() == "1 thread"
         assert settings.value(DEVICE_KEY) == "cpu" and int(settings.value(THREADS_KEY)) == 1
         picker.set_choice(threads=2)
         again = DevicePicker(settings)

@@ -18,7 +18,7 @@ def test_camera_weights_on_gaussian_noise_say_so_and_offer_a_network_that_fits(w
     assert advice.noise_label.isVisible() and "camera noise, σ 5–15" in advice.noise_label.text()
     assert _banner(window).isVisible()
     text = _banner(window).label.text()
-    assert "camera noise" in text and "gaussian noise" in text and "No weights of this method fit" in text
+    assert "camera noise" in text and "the image has Gaussian noise" in text and "No weights of this method fit" in text
     assert _banner(window).button.text().startswith("Switch to ")
     _banner(window).button.click()
     assert window.current_method_id() != "ap_bsn"
