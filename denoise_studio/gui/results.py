@@ -1,7 +1,8 @@
 """The results list: every finished run, with its parameters, time, metrics and a thumbnail.
 
 Entries belong to the session, not to a method: switching methods keeps them. Any two can be
-compared in the viewer; any can be exported (with its sidecar).
+compared in the viewer; any can be exported (with its sidecar). "Best first" orders them by
+their PSNR estimated without a reference (``Result.estimate``), so it works on a real photo.
 """
 
 from __future__ import annotations
@@ -81,11 +82,15 @@ class ResultsPanel(QWidget):
         self.apply_button = QPushButton("Apply to folder…")
         self.apply_button.setToolTip("Run the selected result's method, parameters and seed on every image of a folder")
         self.apply_button.clicked.connect(self._on_apply)
+        self.sort_button = QPushButton("Best first")
+        self.sort_button.setToolTip("Order the results by their estimated PSNR (no reference needed), best at the top")
+        self.sort_button.clicked.connect(self.sort_by_estimate)
         buttons = QHBoxLayout()
         for b in (self.compare_button, self.export_button, self.remove_button):
             buttons.addWidget(b)
         second = QHBoxLayout()
         second.addWidget(self.apply_button)
+        second.addWidget(self.sort_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
@@ -117,6 +122,16 @@ class ResultsPanel(QWidget):
         item.setToolTip(self._tooltip(entry))
         self.list.addItem(item)
         return item
+
+    @Slot()
+    def sort_by_estimate(self) -> None:
+        """Order the list by estimated PSNR, highest first; results without one go last, in their order."""
+        selected = self.selected_ids()
+        ordered = sorted(self.all(), key=lambda r: -(r.estimate.psnr if r.estimate is not None and r.estimate.psnr is not None else -math.inf))
+        self.list.clear()
+        for result in ordered:
+            self._append(result)
+        self.select(selected)
 
     def count(self) -> int:
         return len(self.entries)
@@ -154,6 +169,8 @@ class ResultsPanel(QWidget):
         if entry.params is not None:
             chosen = entry.chosen()
             lines += [f"{k} = {short_value(chosen[k])} (auto)" if k in chosen else f"{k} = {short_value(v)}" for k, v in entry.params.to_dict().items()]
+        if entry.estimate is not None:
+            lines.append(f"est. PSNR: {entry.estimate.text()}" if entry.estimate.valid else f"est. PSNR: none ({entry.estimate.reason})")
         if entry.input_source:
             lines.append(f"input: {entry.input_source}")
         return "\n".join(lines)

@@ -114,3 +114,22 @@ def test_metrics_view_clears_the_estimate(qtbot) -> None:  # type: ignore[no-unt
     assert view.estimate_label.text() == "—" and "speckle" in view.estimate_label.toolTip()
     view.clear()
     assert view.estimate_label.text() == "—"
+
+
+def test_results_list_sorts_by_the_estimate(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from denoise_studio.core.quality import QualityEstimate, not_valid
+    from denoise_studio.core.result import Result
+    from denoise_studio.gui.results import ResultsPanel
+
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    image = np.zeros((8, 8, 3), np.float32)
+    figures = {"a": 27.0, "b": None, "c": 31.5, "d": 29.0}
+    for title, value in figures.items():
+        estimate = QualityEstimate(value, 0.01, 20.0, "estimated") if value is not None else not_valid("JPEG")
+        panel.add(Result(title, title, None, image, estimate=estimate))
+    panel.select([panel.all()[0].id])
+    panel.sort_by_estimate()
+    assert [r.method_id for r in panel.all()] == ["c", "d", "a", "b"]
+    assert [panel.get(i).method_id for i in panel.selected_ids()] == ["a"]  # the selection is kept
+    assert "est. PSNR: 31.50" in panel.list.item(0).toolTip()
