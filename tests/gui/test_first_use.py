@@ -61,3 +61,20 @@ def test_no_region_advice_for_a_small_image(window, small_png: Path) -> None:  #
     assert not _banner(window).isVisible()
     assert window.select_method("nlm")
     assert not window.first_use.noise_label.isVisible()
+
+
+def test_a_first_try_screenshot_selects_without_running(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+    import time
+
+    from denoise_studio.commands.gui import add_arguments, run
+    from denoise_studio.core.image import load_image
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "first-try.png"
+    started = time.monotonic()
+    args = parser.parse_args(["sample:astronaut", "--noise-sigma", "25", "--method", "dip", "--no-run", "--screenshot", str(out)])
+    assert run(args) == 0
+    assert time.monotonic() - started < 60  # a whole-image DIP run would take many minutes here
+    assert load_image(out).width == 1600
