@@ -85,6 +85,7 @@ class FirstUseAdvice(QObject):
         self.banner = AdviceBanner()
         dock.add_note(self.noise_label)
         dock.add_note(self.banner)
+        dock.first_try_device = window.device_picker.device
         self._sigma_cache: tuple[int, float] | None = None
         self._panels: set[int] = set()
         dock.method_changed.connect(self.refresh)

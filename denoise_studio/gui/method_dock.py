@@ -49,6 +49,8 @@ class MethodDock(QWidget):
         self.choices = choices
         self.settings = settings
         self.panels: dict[str, Any] = {}
+        # The device a first try is fitted to (the window's picker; None: the best one present).
+        self.first_try_device: Callable[[], str] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         self.selector = MethodSelector(choices)
@@ -168,7 +170,7 @@ class MethodDock(QWidget):
         assert choice.method is not None
         panel = ParamPanel(choice.method.Params, weights_choices=weights_choices_for(choice.method))
         # A first try (DIP: a stop rule and a cap), not the paper's defaults, unless the user saved values.
-        starting = choice.method.starting_params()
+        starting = choice.method.starting_params(None, self.first_try_device() if self.first_try_device else None)
         if starting != choice.method.Params():
             panel.set_values(starting)
         saved = self.settings.value(f"params/{method_id}")

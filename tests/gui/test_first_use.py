@@ -78,3 +78,9 @@ def test_a_first_try_screenshot_selects_without_running(qapp, tmp_path: Path) ->
     assert run(args) == 0
     assert time.monotonic() - started < 60  # a whole-image DIP run would take many minutes here
     assert load_image(out).width == 1600
+
+
+def test_the_first_try_is_fitted_to_the_picked_device(window) -> None:  # type: ignore[no-untyped-def]
+    window.method_dock.first_try_device = lambda: "cuda"  # as if the picker said CUDA: the paper preset
+    assert window.select_method("dip")
+    assert window.param_panel().values().iterations == 2500
