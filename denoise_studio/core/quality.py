@@ -29,9 +29,10 @@ half the image kept there is no estimate). This only applies to an image that li
 and touches its ends: unclipped synthetic noise has no clipped pixels. An image quantised to 8
 bits also carries rounding noise of variance Δ²/12 (Δ = 1/255), added to σ².
 
-Where SURE does not apply (an iterative method such as DIP, whose one-shot divergence is not
-the divergence of the output the user keeps; Poisson–Gaussian, speckle, impulse, JPEG or
-camera noise, whose noise is not additive white Gaussian) the answer is a
+For the studio's Poisson–Gaussian noise (σ known) the same probes give the first-order PG-URE of
+Luisier, Blu and Unser (2011), :func:`pg_ure`. Where no estimate applies (an iterative method
+such as DIP, whose one-shot divergence is not the divergence of the output the user keeps;
+speckle, impulse, JPEG or camera noise, which is neither) the answer is a
 :class:`QualityEstimate` without a number and with the reason. PSNR uses the project's
 convention: peak 1.0 (``core.metrics.psnr``).
 """
@@ -67,8 +68,11 @@ MIN_KEPT = 0.5
 GAUSSIAN_MODELS = ("gaussian",)
 
 #: Why SURE does not hold for the other synthetic noise models.
+#: Poisson–Gaussian noise, whose estimate is PG-URE (:func:`pg_ure`); only with its σ given.
+POISSON_GAUSSIAN = "poisson-gaussian"
+PG_NEEDS_SIGMA = "Poisson–Gaussian noise: PG-URE needs the noise's parameters, which are not estimated here"
+
 NOT_VALID_FOR_NOISE = {
-    "poisson-gaussian": "Poisson–Gaussian noise depends on the signal; Gaussian SURE does not apply (PURE is not built yet)",
     "speckle": "speckle is multiplicative noise; Gaussian SURE does not apply",
     "salt-pepper": "impulse noise is not Gaussian; SURE does not apply",
     "jpeg": "JPEG artefacts are not additive white Gaussian noise; SURE does not apply",
@@ -181,34 +185,74 @@ def mc_sure(noisy: np.ndarray, denoised: np.ndarray, runs: ProbeRuns, sigma: flo
     One estimate of the MSE per probe over the kept pixels (:func:`kept_pixels`); the PSNR of
     their mean, and half the difference of the per-probe PSNRs as the spread.
     """
+    # An estimated σ already holds the rounding noise; a given one is the σ of the noise added.
+    rounding = QUANTISATION_VARIANCE if is_eight_bit(noisy) and sigma_source == "given" else 0.0
+    variance = (sigma / 255.0) ** 2 + rounding
+    answer = QualityEstimate(sigma=sigma, sigma_source=sigma_source, probes=len(runs.outputs))
+    return _unbiased_risk(noisy, denoised, runs, lambda y: variance, sigma, answer)
+
+
+def pg_ure(noisy: np.ndarray, denoised: np.ndarray, runs: ProbeRuns, sigma: float) -> QualityEstimate:
+    """The unbiased risk estimate for Poisson–Gaussian noise, to first order (Luisier, Blu and
+    Unser, "Image denoising in mixed Poisson–Gaussian noise", IEEE TIP 20(3), 2011, PG-URE).
+
+    For y = α·Poisson(x/α) + N(0, β) the noise variance is α·x + β, estimated without bias by
+    α·y + β. Their PG-URE replaces SURE's σ²·∂f_i/∂y_i by the Poisson difference
+    y_i·(f_i(y) − f_i(y − α·e_i)) plus the Gaussian derivative; expanding the difference to first
+    order (their Taylor approximation, second-order term dropped) gives::
+
+        PG-URE ≈ ‖f(y) − y‖² / N − Σ (α·y_i + β) / N + 2 Σ (α·y_i + β) · ∂f_i/∂y_i / N
+
+    whose weighted divergence the same probes estimate: E_b[Σ w_i·b_i·(f(y + ε·b) − f(y))_i] / ε
+    = Σ w_i·∂f_i/∂y_i. α and β follow ``core.noise.poisson_gaussian`` from its σ (total σ/255 at
+    mid-grey, half of the variance from each part); σ must be given.
+    """
+    from denoise_studio.core.noise import _poisson_gaussian_coefficients
+
+    alpha, beta = _poisson_gaussian_coefficients(sigma)
+    rounding = QUANTISATION_VARIANCE if is_eight_bit(noisy) else 0.0
+    answer = QualityEstimate(sigma=sigma, sigma_source="given", probes=len(runs.outputs), estimator="pg-ure")
+    return _unbiased_risk(noisy, denoised, runs, lambda y: alpha * np.clip(y, 0.0, None) + beta + rounding, sigma, answer)
+
+
+def _unbiased_risk(noisy: np.ndarray, denoised: np.ndarray, runs: ProbeRuns, variance: Callable[[np.ndarray], Any],
+                   sigma: float, answer: QualityEstimate) -> QualityEstimate:
+    """Σ over the kept pixels of (f − y)² − w + 2·w·∂f/∂y, w the noise variance of each pixel, per probe."""
     if noisy.shape != denoised.shape:
         raise UserError(f"the result is {denoised.shape} but the input is {noisy.shape}")
     y, f = noisy.astype(np.float64), denoised.astype(np.float64)
-    quantised = is_eight_bit(noisy)
-    # An estimated σ already holds the rounding noise; a given one is the σ of the noise added.
-    variance = (sigma / 255.0) ** 2 + (QUANTISATION_VARIANCE if quantised and sigma_source == "given" else 0.0)
     mask = kept_pixels(noisy, denoised, sigma)
     count = int(mask.sum()) if mask is not None else y.size
-    kept = count / y.size
-    answer = QualityEstimate(sigma=sigma, sigma_source=sigma_source, kept=kept, probes=len(runs.outputs))
-    if kept < MIN_KEPT:
-        return replace(answer, reason=f"{100 * (1 - kept):.0f}% of the pixels are clipped or within 2σ of black or white; "
-                                      "SURE does not hold there")
-    weights = mask.astype(np.float64) if mask is not None else 1.0
-    residual = float(np.sum(weights * (f - y) ** 2)) / count
+    answer = replace(answer, kept=count / y.size)
+    if count < MIN_KEPT * y.size:
+        return replace(answer, reason=f"{100 * (1 - count / y.size):.0f}% of the pixels are clipped or within 2σ of black or "
+                                      "white; SURE does not hold there")
+    weights = (mask.astype(np.float64) if mask is not None else np.ones_like(y)) * variance(y)
+    residual = float(np.sum((f - y) ** 2, where=mask if mask is not None else True)) / count
+    noise_energy = float(np.sum(weights)) / count
     errors = []
     for direction, output in zip(runs.directions(y.shape), runs.outputs):
         change = output.astype(np.float64) - f
-        if quantised and np.count_nonzero(change) < 0.5 * change.size:
+        if is_eight_bit(noisy) and np.count_nonzero(change) < 0.5 * change.size:
             return replace(answer, reason="the method rounds its 8-bit input, so the probe is lost in the rounding")
-        divergence = float(np.sum(weights * direction * change)) / (runs.epsilon * count)
-        errors.append(residual - variance + 2.0 * variance * divergence)
+        weighted_divergence = float(np.sum(weights * direction * change)) / (runs.epsilon * count)
+        errors.append(residual - noise_energy + 2.0 * weighted_divergence)
     mse = float(np.mean(errors))
     if not mse > 0:
-        return replace(answer, mse=mse, reason="the estimate is not positive: the noise is not Gaussian noise of this σ")
+        return replace(answer, mse=mse, reason="the estimate is not positive: the noise is not the noise assumed")
     per_probe = [_psnr(e) for e in errors]
     spread = (max(per_probe) - min(per_probe)) / 2.0 if all(math.isfinite(p) for p in per_probe) else math.inf
     return replace(answer, psnr=_psnr(mse), spread=spread, mse=mse)
+
+
+def estimate_from_probes(noisy: np.ndarray, denoised: np.ndarray, runs: ProbeRuns, sigma: float, noise_model: str | None,
+                         sigma_source: str = "given") -> QualityEstimate:
+    """PG-URE for the studio's Poisson–Gaussian noise (σ given), else MC-SURE."""
+    if noise_model == POISSON_GAUSSIAN:
+        if sigma_source != "given":
+            return not_valid(PG_NEEDS_SIGMA)
+        return pg_ure(noisy, denoised, runs, sigma)
+    return mc_sure(noisy, denoised, runs, sigma, sigma_source)
 
 
 def _psnr(mse: float) -> float:
@@ -288,7 +332,7 @@ def noise_validity(noise_model: str | None, *, iterative: bool = False, source: 
     if iterative:
         return ITERATIVE_REASON
     if noise_model is not None:
-        if noise_model in GAUSSIAN_MODELS:
+        if noise_model in GAUSSIAN_MODELS or noise_model == POISSON_GAUSSIAN:
             return None
         return NOT_VALID_FOR_NOISE.get(noise_model, f"{noise_model} noise is not additive white Gaussian noise; SURE does not apply")
     if source is not None and source.lower().rsplit(".", 1)[-1] in ("jpg", "jpeg"):
@@ -303,18 +347,20 @@ def estimate_psnr(noisy: np.ndarray, denoised: np.ndarray, denoiser: Denoiser, *
     """The estimated PSNR of ``denoised`` = f(``noisy``), or a reason where there is none.
 
     ``sigma`` is the noise σ (0–255) when known (synthetic noise), else it is estimated from
-    ``noisy`` (:func:`estimate_sigma`). The other
-    arguments are those of :func:`noise_validity` and :func:`sure_terms`.
+    ``noisy`` (:func:`estimate_sigma`); for Poisson–Gaussian noise (PG-URE) it must be given.
+    The other arguments are those of :func:`noise_validity` and :func:`run_probes`.
     """
     reason = noise_validity(noise_model, iterative=iterative, source=source)
     if reason is not None:
         return not_valid(reason)
     if sigma is not None and (not math.isfinite(sigma) or sigma < 0):
         raise UserError(f"the noise σ must be a non-negative number, not {sigma}")
+    if noise_model == POISSON_GAUSSIAN and sigma is None:
+        return not_valid(PG_NEEDS_SIGMA)
     source_of_sigma = "given" if sigma is not None else "estimated"
     used = float(sigma) if sigma is not None else estimate_sigma(noisy)
     try:
         runs = run_probes(noisy, denoiser, probes=probes, seed=seed, should_continue=should_continue)
     except EstimateSkipped as skipped:
         return not_valid(str(skipped))
-    return mc_sure(noisy, denoised, runs, used, source_of_sigma)
+    return estimate_from_probes(noisy, denoised, runs, used, noise_model, source_of_sigma)

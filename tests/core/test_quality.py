@@ -103,11 +103,12 @@ def test_no_estimate_where_sure_does_not_hold(crop: np.ndarray) -> None:
         calls.append(1)
         return blur(y)
 
-    for model in ("poisson-gaussian", "speckle", "salt-pepper", "jpeg", "camera"):
+    for model in ("speckle", "salt-pepper", "jpeg", "camera"):
         answer = quality.estimate_psnr(noisy, blur(noisy), counted, sigma=25, noise_model=model)
         assert not answer.valid and answer.reason and answer.to_dict()["value"] is None
     assert "iterative" in quality.estimate_psnr(noisy, noisy, counted, iterative=True).reason
     assert "JPEG" in quality.estimate_psnr(noisy, noisy, counted, source="photo.JPG").reason
+    assert "parameters" in quality.estimate_psnr(noisy, noisy, counted, noise_model="poisson-gaussian").reason  # σ not given
     assert calls == []  # no probe run was spent on any of them
     dark = np.clip(noisy_of(np.zeros_like(crop) + 0.05, 25), 0, 1)
     assert "clipped" in quality.estimate_psnr(dark, blur(dark), blur, sigma=25).reason
@@ -136,3 +137,16 @@ def test_stop_before_the_probes_and_bad_input(crop: np.ndarray) -> None:
         quality.mc_sure(noisy, noisy[:10], quality.run_probes(noisy, blur, probes=1), 25)
     round_trip = quality.QualityEstimate.from_dict(estimate(noisy, blur, 25).to_dict())
     assert round_trip.valid and "±" in round_trip.text()
+
+
+def test_pg_ure_for_poisson_gaussian_noise(astronaut: np.ndarray) -> None:
+    from denoise_studio.core.noise import _poisson_gaussian_coefficients, _poisson_gaussian_raw
+
+    alpha, beta = _poisson_gaussian_coefficients(25)
+    noisy = _poisson_gaussian_raw(astronaut, alpha, beta, np.random.default_rng(5)).astype(np.float32)  # unclipped
+    runs = quality.run_probes(noisy, blur)
+    true = metrics.psnr(blur(noisy), astronaut)
+    found = quality.estimate_from_probes(noisy, blur(noisy), runs, 25, "poisson-gaussian")
+    assert found.estimator == "pg-ure" and found.psnr == pytest.approx(true, abs=0.15)
+    # the control: Gaussian SURE with the mid-grey σ misses, the noise depends on the signal
+    assert abs(quality.mc_sure(noisy, blur(noisy), runs, 25).psnr - true) > 0.5  # type: ignore[operator]

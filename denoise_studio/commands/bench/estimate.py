@@ -3,8 +3,9 @@ table that checks it against the true PSNR.
 
 Each result gets two more runs of its method (the probes, same seed and parameters), made once
 and used twice: with the true σ of the synthetic noise ("σ given") and with σ estimated from the
-noisy image ("σ estimated"). Real pairs have no known σ: only the second. Iterative methods and
-noise models for which SURE does not hold get the reason instead of a number, and no probe run.
+noisy image ("σ estimated"). Real pairs have no known σ: only the second. Poisson–Gaussian
+noise gets PG-URE with its σ given (none with σ estimated). Iterative methods and noise models
+for which no estimate holds get the reason instead of a number, and no probe run.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ def estimate_row(method: Any, params: Any, noisy: np.ndarray, result: np.ndarray
         return final.image
 
     runs = quality.run_probes(noisy, denoiser, seed=seed)
-    blind = quality.mc_sure(noisy, result, runs, quality.estimate_sigma(noisy), "estimated")
+    blind = quality.estimate_from_probes(noisy, result, runs, quality.estimate_sigma(noisy), model, "estimated")
     if sigma is None:
         return {GIVEN: blind.to_dict(), ESTIMATED: None}
-    return {GIVEN: quality.mc_sure(noisy, result, runs, float(sigma), "given").to_dict(), ESTIMATED: blind.to_dict()}
+    given = quality.estimate_from_probes(noisy, result, runs, float(sigma), model, "given")
+    return {GIVEN: given.to_dict(), ESTIMATED: blind.to_dict()}
 
 
 def value(estimate: dict[str, Any] | None) -> float | None:
