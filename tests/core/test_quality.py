@@ -112,6 +112,8 @@ def test_no_estimate_where_sure_does_not_hold(crop: np.ndarray) -> None:
     assert calls == []  # no probe run was spent on any of them
     dark = np.clip(noisy_of(np.zeros_like(crop) + 0.05, 25), 0, 1)
     assert "clipped" in quality.estimate_psnr(dark, blur(dark), blur, sigma=25).reason
+    assert math.isnan(quality.estimate_sigma(dark))  # nearly every patch holds a clipped value
+    assert "cannot be estimated" in quality.estimate_psnr(dark, blur(dark), counted).reason
 
 
 def test_a_method_that_rounds_its_8_bit_input_gets_no_number(crop: np.ndarray) -> None:
