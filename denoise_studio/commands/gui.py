@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-run", action="store_true", help="with --screenshot: select the method but do not run it (the window as a first try shows it)")
     parser.add_argument("--mode", choices=("split", "side", "blink", "difference"), help="compare mode of the viewer")
     parser.add_argument("--view", metavar="X,Y,W,H", help="show this image rectangle (pixels) instead of fitting the image")
-    parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size of a screenshot, WxH")
+    parser.add_argument("--window-size", "--size", dest="size", metavar="WxH", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}",
+                        help="window size of a screenshot (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for the run of a screenshot, seconds")
     parser.add_argument("--train", metavar="ID", help="show the Train dock with this network method (with --screenshot: train first)")
     parser.add_argument("--train-data", metavar="DIR", help="folder of clean images for --train (default: self-supervised methods adapt to the image)")
@@ -95,7 +96,7 @@ def _prepare(window, args: argparse.Namespace, pairs: dict[str, str], open_image
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
         except ValueError:
-            raise UserError(f"--size expects WxH, got {args.size!r}") from None
+            raise UserError(f"--window-size expects WxH, got {args.size!r}") from None
         window.resize(width, height)
     window.show()
     source = args.image or "sample:astronaut"

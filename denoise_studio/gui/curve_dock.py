@@ -1,54 +1,80 @@
-"""The iteration-curve dock: a generic live plot of whatever an iterative method reports.
+"""The iteration-curve dock: the live curves of an iterative run, made for choosing an iteration.
 
-Two plots share the iteration axis:
+Two plots share the iteration axis, side by side (a bottom dock is wide and short):
 
-* top, "Quality": every series whose key starts with ``psnr`` (PSNR against the reference,
-  computed by the worker, and any ``psnr_*`` the method reports itself), in dB;
-* bottom, "Loss": ``loss`` and every other scalar, with keys starting with ``variance`` on a
-  second (right) axis because their scale is unrelated.
+* "Quality": every series whose key starts with ``psnr`` (PSNR against the reference, computed
+  by the worker, and any ``psnr_*`` the method reports itself), in dB;
+* "Loss": ``loss`` and every other scalar, with ``variance*`` keys on a right axis of their own.
 
-``Snapshot.events`` (``guard``, ``es-wmv``, ...) are drawn as labelled vertical markers. The
-Stop button ends the run early and keeps its result; Pause holds it. Method-specific controls
-(the Deep Image Prior's choice of what to keep, its time-machine slider) are added with
-:meth:`CurvePanel.add_control` and :meth:`CurvePanel.add_row`; clicking a plot emits
-``step_clicked`` and :meth:`CurvePanel.set_cursor` draws a cursor at a step.
+Each series has a colour and a line style (``curve_style``), named in a legend under the plots,
+outside the data. Moving the mouse over a plot draws a crosshair and reads the iteration and
+every series' value there; the wheel and a drag zoom and pan the iteration axis only (the value
+axis follows what is in view), a double-click shows everything again. Events (``guard``,
+``es-wmv``, ...) are labelled vertical markers ("ES-EMV suggests 837"); :meth:`set_cursor`
+marks the iterate on view. The Stop button ends the run early and keeps its result; Pause holds
+it. Method-specific controls are added with :meth:`add_control` and :meth:`add_row`; clicking a
+plot emits ``step_clicked``. With nothing to plot the panel folds to one line
+(:meth:`set_expected`), and :class:`CurveDock` gives the room back to the image.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from denoise_studio.core import curves
 from denoise_studio.core.result import CurvePoint
+from denoise_studio.gui import curve_style
+from denoise_studio.gui.curve_style import CURSOR_COLOUR, EVENT_COLOURS, SeriesStyle
 
-# A colour-blind-friendly cycle (Okabe–Ito) readable on a dark background.
-PALETTE = ("#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2", "#ffffff")
-EVENT_COLOURS = {curves.EVENT_GUARD: "#ff5555", curves.ES_WMV: "#f0e442", curves.ES_EMV: "#e69f00", curves.EVENT_STOP: "#ffffff"}
-# The curves every run of a kind draws keep their colour from run to run, whatever comes first.
-KEY_COLOURS = {
-    curves.LOSS: PALETTE[0],
-    curves.PSNR_NOISY: PALETTE[1],
-    curves.PSNR_REF: PALETTE[2],
-    curves.PSNR_VALIDATION: PALETTE[2],
-    curves.PSNR_NOISY_AVG: PALETTE[3],
-    curves.PSNR_REF_AVG: PALETTE[4],
-    curves.VARIANCE_WMV: PALETTE[5],
-    curves.VARIANCE_EMV: PALETTE[6],
-}
-
-PRETTY = {curves.LOSS: "loss", curves.PSNR: "PSNR vs reference", curves.PSNR_VALIDATION: "validation PSNR"}
+#: The plots' height below which tick labels and the legend stop being readable.
+PLOT_MIN_HEIGHT = 170
 
 
-def _pretty(key: str) -> str:
-    return PRETTY.get(key, key.replace("_", " "))
+def format_value(key: str, value: float) -> str:
+    """A series value as the readout shows it: dB with two decimals, anything else in 4 digits."""
+    return f"{value:.2f} dB" if curve_style.is_quality(key) else f"{value:.4g}"
+
+
+class _Canvas(pg.GraphicsLayoutWidget):
+    """The plots' widget; ``hovered`` carries the mouse's scene position (None when it leaves).
+
+    A Qt signal of the widget itself, rather than the scene's ``sigMouseMoved``: Qt disconnects
+    it with the widget, where a Python-side connection to the scene outlived the window in tests
+    and crashed the process.
+    """
+
+    hovered = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMouseTracking(True)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        self.hovered.emit(self.mapToScene(event.position().toPoint()))
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.hovered.emit(None)
 
 
 class CurvePanel(QWidget):
@@ -70,28 +96,82 @@ class CurvePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.graphics = pg.GraphicsLayoutWidget()
-        # Side by side: a bottom dock is wide and short, and each plot keeps a readable height.
+        self.graphics = _Canvas()
+        self.graphics.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.quality = self.graphics.addPlot(row=0, col=0)
         self.loss_plot = self.graphics.addPlot(row=0, col=1)
         for plot, label in ((self.quality, "PSNR (dB)"), (self.loss_plot, "loss")):
-            plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.setLabel("left", label)
-            plot.setLabel("bottom", "iteration")
-            plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.addLegend(offset=(-10, 5), labelTextSize="8pt", verSpacing=-6)
-            plot.scene().sigMouseClicked.connect(self._on_clicked)
+            self._dress(plot, label)
         self.loss_plot.setXLink(self.quality)
-        # A second view box on the right axis of the loss plot for variance-like series.
-        self.right = pg.ViewBox()
-        self.loss_plot.showAxis("right")
-        self.loss_plot.scene().addItem(self.right)
-        self.loss_plot.getAxis("right").linkToView(self.right)
-        self.loss_plot.getAxis("right").setLabel("variance")
-        self.right.setXLink(self.loss_plot)
-        self.loss_plot.vb.sigResized.connect(self._sync_right)
+        self.right = self._right_axis_view()
+        self._hover = [self._vertical_line("#9aa4b2", Qt.PenStyle.DotLine, plot) for plot in (self.quality, self.loss_plot)]
+        self.graphics.hovered.connect(self._on_mouse_moved)
 
+        self._build_controls()
+        self.placeholder = QLabel("")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #7d8694;")
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.readout = QLabel("")
+        self.readout.setStyleSheet("color: #d8dee9;")
+        self.readout.setWordWrap(True)
+        self.rows_widget = QWidget()
+        self._rows = QVBoxLayout(self.rows_widget)
+        self._rows.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        layout.addLayout(self.controls)
+        layout.addWidget(self.placeholder)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.rows_widget)
+
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._styles: dict[str, SeriesStyle] = {}
+        self._events: list[tuple[int, str]] = []
+        self._markers: list[pg.InfiniteLine] = []
+        self._cursor: list[pg.InfiniteLine] = []
+        self._cursor_step: int | None = None
+        self._expected = True
+        self.title = ""
+        self.set_running(False)
+        self._show_plots(False)
+
+    def _dress(self, plot: pg.PlotItem, label: str) -> None:
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setLabel("left", label)
+        plot.setLabel("bottom", "iteration")
+        for side in ("left", "bottom"):
+            plot.getAxis(side).enableAutoSIPrefix(False)
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        # The iteration axis zooms and pans; the value axis follows what is in view.
+        plot.setMouseEnabled(x=True, y=False)
+        plot.vb.setAutoVisible(y=True)
+        plot.hideButtons()
+        plot.scene().sigMouseClicked.connect(self._on_clicked)
+
+    def _right_axis_view(self) -> pg.ViewBox:
+        """A second view box on the loss plot's right axis, for the variance-like series."""
+        right = pg.ViewBox()
+        right.setMouseEnabled(x=True, y=False)
+        right.setAutoVisible(y=True)
+        self.loss_plot.showAxis("right")
+        self.loss_plot.scene().addItem(right)
+        axis = self.loss_plot.getAxis("right")
+        axis.linkToView(right)
+        axis.setLabel("variance")
+        axis.enableAutoSIPrefix(False)
+        right.setXLink(self.loss_plot)
+        self.loss_plot.vb.sigResized.connect(self._sync_right)
+        return right
+
+    def _build_controls(self) -> None:
         self.stop_button = QPushButton("■ Stop")
         self.stop_button.setToolTip("End the run now and keep its result")
         self.stop_button.clicked.connect(self._on_stop)
@@ -99,40 +179,22 @@ class CurvePanel(QWidget):
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Pause / resume the run")
         self.pause_button.toggled.connect(self._on_pause)
+        self.fit_button = QPushButton("Show all")
+        self.fit_button.setToolTip("Zoom out to every iteration (the wheel and a drag zoom and pan the iteration axis;"
+                                   " a double-click on a plot does the same)")
+        self.fit_button.clicked.connect(self.show_all)
         self.status = QLabel("")
         self.status.setStyleSheet("color: #9aa4b2;")
+        self.status.setMinimumWidth(40)
         self.controls = QHBoxLayout()
-        self.controls.addWidget(self.stop_button)
-        self.controls.addWidget(self.pause_button)
+        for widget in (self.stop_button, self.pause_button, self.fit_button):
+            self.controls.addWidget(widget)
         self.controls.addWidget(self.status, 1)
-        self._rows = QVBoxLayout()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(self.controls)
-        # Until a run reports a curve, a line of text says what will appear here.
-        self.placeholder = QLabel(
-            "Curves of iterative methods appear here while they run: loss, PSNR, and the method's own values.\n"
-            "One-shot methods (the classical filters, network inference) have no curve."
-        )
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet("color: #7d8694;")
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.placeholder)
-        self.stack.addWidget(self.graphics)
-        layout.addWidget(self.stack, 1)
-        layout.addLayout(self._rows)
-
-        self._series: dict[str, tuple[list[int], list[float]]] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._events: list[tuple[int, str]] = []
-        self._markers: list[pg.InfiniteLine] = []
-        self._cursor: list[pg.InfiniteLine] = []
-        self.set_running(False)
 
     # -- extension points -----------------------------------------------------------------------
 
     def add_control(self, widget: QWidget) -> None:
-        """Add a widget to the control row, after Stop and Pause."""
+        """Add a widget to the control row, after Stop, Pause and Show all."""
         self.controls.insertWidget(self.controls.count() - 1, widget)
 
     def add_row(self, widget: QWidget) -> None:
@@ -142,21 +204,26 @@ class CurvePanel(QWidget):
     # -- data -----------------------------------------------------------------------------------
 
     def reset(self, title: str = "") -> None:
-        """Forget every series and marker (a new run)."""
+        """Forget every series and marker: a new run of ``title`` (the method) begins."""
         for key, curve in self._curves.items():
             (self.right if curves.is_variance(key) else self._plot_for(key)).removeItem(curve)
-            legend = self._plot_for(key).legend
-            if legend is not None:
-                legend.removeItem(curve)
         for marker in self._markers + self._cursor:
-            marker.getViewBox() and marker.getViewBox().removeItem(marker)
+            view = marker.getViewBox()
+            if view is not None:
+                view.removeItem(marker)
         self._series.clear()
         self._curves.clear()
+        self._styles.clear()
         self._events.clear()
         self._markers.clear()
         self._cursor.clear()
-        self.status.setText(title)
-        self.stack.setCurrentWidget(self.placeholder)
+        self._cursor_step = None
+        self.legend.setText("")
+        self.readout.setText("")
+        self.status.setText(f"{title}: running…" if title else "")
+        self.title = title
+        self.show_all()
+        self._show_plots(False)
 
     def add_points(self, points: Iterable[CurvePoint]) -> None:
         """Append points (from the worker's batched updates) and redraw the changed series."""
@@ -175,45 +242,73 @@ class CurvePanel(QWidget):
             for event in point.events:
                 self.add_event(point.step, event)
         if changed:
-            self.stack.setCurrentWidget(self.graphics)
+            self._show_plots(True)
         for key in changed:
             steps, ys = self._series[key]
             self._curve(key).setData(np.asarray(steps), np.asarray(ys))
 
     def add_event(self, step: int, name: str) -> None:
-        """A labelled vertical marker at ``step`` on both plots."""
+        """A labelled vertical marker at ``step`` on both plots (the label on the PSNR plot)."""
         self._events.append((step, name))
         colour = EVENT_COLOURS.get(name, "#bbbbbb")
+        # Labels of neighbouring events are staggered in height so that they do not overwrite each other.
+        height = 0.95 - 0.13 * ((len(self._events) - 1) % 4)
         for plot, labelled in ((self.quality, True), (self.loss_plot, False)):
             line = pg.InfiniteLine(
                 pos=step, angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
-                label=name if labelled else None,
-                labelOpts={"position": 0.92, "color": colour, "rotateAxis": (1, 0), "anchors": [(0, 0), (0, 0)]},
+                label=curve_style.event_label(name, step) if labelled else None,
+                labelOpts={"position": height, "color": colour, "fill": (20, 24, 30, 200), "anchors": [(0, 0.5), (0, 0.5)]},
             )
             plot.addItem(line, ignoreBounds=True)
             self._markers.append(line)
 
     def set_cursor(self, step: int | None) -> None:
-        """Draw (or remove) a cursor line at ``step`` (the iterate shown in the viewer)."""
+        """Mark (or unmark) ``step``, the iterate on view, on both plots."""
         for line in self._cursor:
-            line.getViewBox() and line.getViewBox().removeItem(line)
+            view = line.getViewBox()
+            if view is not None:
+                view.removeItem(line)
         self._cursor.clear()
+        self._cursor_step = step
         if step is None:
             return
-        for plot in (self.quality, self.loss_plot):
-            line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen("#ffcc33", width=2))
+        for plot, labelled in ((self.quality, True), (self.loss_plot, False)):
+            line = pg.InfiniteLine(
+                pos=step, angle=90, movable=False, pen=pg.mkPen(CURSOR_COLOUR, width=2),
+                label=f"on view {step}" if labelled else None,
+                labelOpts={"position": 0.08, "color": CURSOR_COLOUR, "fill": (20, 24, 30, 200), "anchors": [(0, 0.5), (0, 0.5)]},
+            )
             plot.addItem(line, ignoreBounds=True)
             self._cursor.append(line)
+        self.readout.setText(self.values_at(step))
+
+    def cursor_step(self) -> int | None:
+        return self._cursor_step
 
     def series(self) -> dict[str, tuple[list[int], list[float]]]:
         """Every series: key → (steps, values)."""
         return {k: (list(s), list(v)) for k, (s, v) in self._series.items()}
+
+    def styles(self) -> dict[str, SeriesStyle]:
+        """How each series is drawn (the figure export draws them the same way)."""
+        return dict(self._styles)
 
     def events(self) -> list[tuple[int, str]]:
         return list(self._events)
 
     def has_data(self) -> bool:
         return bool(self._series)
+
+    def values_at(self, step: int) -> str:
+        """The crosshair's text: the iteration and each series' value at the recorded step nearest to it."""
+        parts = [f"iteration {step}"]
+        for key, (steps, ys) in sorted(self._series.items(), key=lambda item: (not curve_style.is_quality(item[0]), item[0])):
+            index = bisect.bisect_left(steps, step)
+            if index == len(steps) or (index > 0 and step - steps[index - 1] < steps[index] - step):
+                index -= 1
+            if index >= 0 and abs(steps[index] - step) <= max(1, step // 50):
+                parts.append(f"{self._styles[key].name.removesuffix(' (right)')} {format_value(key, ys[index])}")
+        return "  ·  ".join(parts)
 
     def to_csv(self) -> str:
         """All series as CSV text: one row per step, one column per series, then events."""
@@ -248,24 +343,58 @@ class CurvePanel(QWidget):
     def set_status(self, text: str) -> None:
         self.status.setText(text)
 
+    def set_expected(self, iterative: bool) -> None:
+        """Whether the selected method draws curves: without them (and without data) the panel folds."""
+        self._expected = iterative
+        self._show_plots(self.has_data())
+
+    def is_folded(self) -> bool:
+        return self.graphics.isHidden()
+
+    @Slot()
+    def show_all(self) -> None:
+        """Zoom out to every iteration and follow new ones again."""
+        for view in (self.quality.vb, self.loss_plot.vb, self.right):
+            if self._series:
+                view.autoRange()
+            view.enableAutoRange()
+
     # -- internals ------------------------------------------------------------------------------
 
+    def _show_plots(self, visible: bool) -> None:
+        for widget in (self.graphics, self.legend, self.readout):
+            widget.setVisible(visible)
+        self.fit_button.setVisible(visible)
+        self.placeholder.setVisible(not visible)
+        self.placeholder.setText(
+            "Curves of iterative methods appear here while they run: loss, PSNR, and the method's own values."
+            if self._expected else "The selected method runs in one shot: it has no iteration curve."
+        )
+        self.rows_widget.setVisible(visible or self._expected)
+
     def _plot_for(self, key: str) -> pg.PlotItem:
-        return self.quality if key.startswith("psnr") else self.loss_plot
+        return self.quality if curve_style.is_quality(key) else self.loss_plot
+
+    def _vertical_line(self, colour: str, style: Qt.PenStyle, plot: pg.PlotItem) -> pg.InfiniteLine:
+        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=style))
+        line.setVisible(False)
+        plot.addItem(line, ignoreBounds=True)
+        return line
 
     def _curve(self, key: str) -> pg.PlotDataItem:
         curve = self._curves.get(key)
         if curve is None:
-            others = sum(1 for k in self._curves if k not in KEY_COLOURS)
-            colour = KEY_COLOURS.get(key) or PALETTE[others % len(PALETTE)]
+            others = sum(1 for k in self._curves if k not in curve_style.KNOWN)
+            style = self._styles[key] = curve_style.series_style(key, others)
+            pen = pg.mkPen(style.colour, width=1.8, style=style.style)
             if curves.is_variance(key):
-                curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DotLine), name=f"{_pretty(key)} (right)")
+                curve = pg.PlotDataItem(pen=pen, name=style.name)
                 self.right.addItem(curve)
-                if self.loss_plot.legend is not None:
-                    self.loss_plot.legend.addItem(curve, f"{_pretty(key)} (right axis)")
             else:
-                curve = self._plot_for(key).plot(pen=pg.mkPen(colour, width=1.5), name=_pretty(key))
+                curve = self._plot_for(key).plot(pen=pen, name=style.name)
             self._curves[key] = curve
+            ordered = sorted(self._styles.items(), key=lambda item: (not curve_style.is_quality(item[0]), item[0]))
+            self.legend.setText(curve_style.legend_html(ordered))
         return curve
 
     @Slot()
@@ -282,22 +411,49 @@ class CurvePanel(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_toggled.emit(paused)
 
-    @Slot(object)
-    def _on_clicked(self, event: object) -> None:
-        pos = event.scenePos()  # type: ignore[attr-defined]
+    def _step_under(self, pos: Any) -> int | None:
         for plot in (self.quality, self.loss_plot):
             if plot.vb.sceneBoundingRect().contains(pos):
-                x = plot.vb.mapSceneToView(pos).x()
-                if self._series:
-                    self.step_clicked.emit(int(round(x)))
-                return
+                return int(round(plot.vb.mapSceneToView(pos).x()))
+        return None
+
+    @Slot(object)
+    def _on_mouse_moved(self, pos: Any) -> None:
+        step = self._step_under(pos) if self._series and pos is not None else None
+        for line in self._hover:
+            line.setVisible(step is not None)
+            if step is not None:
+                line.setValue(step)
+        if step is not None:
+            self.readout.setText(self.values_at(step))
+        elif self._cursor_step is not None:
+            self.readout.setText(self.values_at(self._cursor_step))
+
+    @Slot(object)
+    def _on_clicked(self, event: Any) -> None:
+        step = self._step_under(event.scenePos())
+        if step is None or not self._series:
+            return
+        if event.double():
+            self.show_all()
+        else:
+            self.step_clicked.emit(step)
 
 
 class CurveDock(QDockWidget):
-    """A dock holding a :class:`CurvePanel` (``self.panel``)."""
+    """A dock holding a :class:`CurvePanel` (``self.panel``) that takes room only while it has curves to show."""
 
     def __init__(self, title: str = "Iteration curve", parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
         self.setObjectName("curve_dock")
         self.panel = CurvePanel(self)
         self.setWidget(self.panel)
+
+    def fit_height(self, window: QMainWindow, iterative: bool) -> None:
+        """Give the curves about two fifths of the window for an iterative method, one line otherwise."""
+        self.panel.set_expected(iterative)
+        if iterative or self.panel.has_data():
+            height = min(440, max(280, int(window.height() * 0.42)))
+        else:
+            height = self.panel.minimumSizeHint().height() + 8
+        window.resizeDocks([self], [height], Qt.Orientation.Vertical)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from denoise_studio.core.export import export_name, export_result
 from denoise_studio.core.image import ImageError, save_image, write_text_atomically
+from denoise_studio.gui.curve_figure import render_figure
 from denoise_studio.gui.dialogs import ExportOptionsDialog
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ class Exports(QObject):
             return None
         try:
             write_text_atomically(csv_path, curve.to_csv())
-            picture = curve.graphics.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+            title = f"{curve.title or 'Iteration curve'} — {Path(self.window.session.source or 'image').name}"
+            picture = render_figure(curve.series(), curve.styles(), curve.events(), title, curve.cursor_step())
             save_image(png_path, _rgb_array(picture), protected=self.window.session.protected_paths())
         except (ImageError, OSError) as exc:
             self.window.show_error(str(exc), "Export failed")

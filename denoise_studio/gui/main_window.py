@@ -178,11 +178,12 @@ class MainWindow(QMainWindow):
         self.curve_dock = CurveDock("Iteration curve", self)
         self.curve_dock.setFeatures(self.metrics_dock.features())
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.curve_dock)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)  # metrics: full height
         self.curve = self.curve_dock.panel
         self.curve.stop_requested.connect(self.stop_run)
         self.curve.pause_toggled.connect(self._on_pause_toggled)
-        self.curve.step_clicked.connect(self._on_curve_clicked)
         self.time_machine = TimeMachine()
+        self.curve.step_clicked.connect(self.time_machine.go_to)
         self.time_machine.step_chosen.connect(self.iterates.show_step)
         self.time_machine.keep_requested.connect(self.iterates.keep_step)
         self.curve.add_row(self.time_machine)
@@ -461,11 +462,11 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_method_changed(self, method_id: str) -> None:
-        choice = self.choices[method_id]
-        if self.runs.worker is None and choice.method is not None:
-            panel = self.method_dock.panels.get(method_id)
-            keep = panel.fields["keep"].value() if panel is not None and "keep" in panel.fields else None
-            self.run_view.set_keep_choices(choice.method.Params, keep)
+        method = self.choices[method_id].method
+        if self.runs.worker is None:
+            self.curve_dock.fit_height(self, method is not None and method.iterative)
+            if method is not None:
+                self.run_view.set_keep_choices(method.Params, self.method_dock.field_value(method_id, "keep"))
 
     def current_method_id(self) -> str | None:
         return self.method_dock.current_id()
@@ -555,10 +556,6 @@ class MainWindow(QMainWindow):
         if self.runs.is_running():
             self.runs.pause(paused)
             self.statusBar().showMessage("Paused" if paused else f"Running {self.run_view.title}…")
-
-    @Slot(int)
-    def _on_curve_clicked(self, step: int) -> None:
-        self.time_machine.go_to(step)
 
     @Slot()
     def run_whole_image(self) -> bool:

@@ -128,6 +128,11 @@ class MethodDock(QWidget):
                 if choice.available and self.selector.select(method_id):
                     break
 
+    def field_value(self, method_id: str, name: str) -> Any:
+        """The value of parameter ``name`` in the panel of ``method_id``; None before the panel exists."""
+        panel = self.panels.get(method_id)
+        return panel.fields[name].value() if panel is not None and name in panel.fields else None
+
     def param_panel(self, method_id: str | None = None) -> Any:
         """The parameter panel of ``method_id`` (the current method by default), built if needed."""
         method_id = method_id or self.current_id()

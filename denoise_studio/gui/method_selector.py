@@ -89,10 +89,12 @@ class MethodSelector(QWidget):
                 self._items[choice.entry.id] = item
             group.setExpanded(True)
         self.tree.currentItemChanged.connect(self._on_current_changed)
-        # Tall enough for every method without scrolling (up to a limit), no taller.
+        # Seven rows at least (it scrolls on a small screen, where the curves need the height);
+        # every method without scrolling where there is room.
         rows = len(self._items) + self.tree.topLevelItemCount()
-        row_height = self.tree.sizeHintForRow(0) if self.tree.topLevelItemCount() else 18
-        self.tree.setMinimumHeight(min(rows * max(row_height, 16) + 8, 300))
+        row_height = max(self.tree.sizeHintForRow(0) if self.tree.topLevelItemCount() else 18, 16)
+        self.tree.setMinimumHeight(min(rows, 7) * row_height + 8)
+        self.tree.setMaximumHeight(rows * row_height + 8)
 
     def refresh_availability(self, method_id: str) -> bool:
         """Ask the method again whether it can run (new weights were trained); True if it can."""

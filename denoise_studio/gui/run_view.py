@@ -62,7 +62,7 @@ class RunView(QObject):
         """A job began: ``title`` names it on the curve and in the status bar (plus "(region)" in
         the messages about a region run)."""
         self.title = title + (" (region)" if region else "")
-        self.window.curve.reset(f"{title}: running…")
+        self.window.curve.reset(title)
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.eta_label.setText("")
         self.set_running(True, iterative=iterative)
@@ -184,7 +184,7 @@ class RunView(QObject):
 
     @Slot(str)
     def on_training_started(self, title: str) -> None:
-        self.window.curve.reset(f"{title}: running…")
+        self.window.curve.reset(title)
         self.window.curve.set_running(False)
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(True)

@@ -19,7 +19,7 @@ def _args(*argv: str):  # type: ignore[no-untyped-def]
 def test_screenshot_runs_the_method_and_writes_the_window(qapp, small_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "shot.png"
     code = run(_args(str(small_png), "--screenshot", str(out), "--method", "gaussian", "--noise-sigma", "20",
-                     "--param", "sigma=20", "--size", "1100x760", "--mode", "side"))
+                     "--param", "sigma=20", "--window-size", "1100x760", "--mode", "side"))
     assert code == 0
     shot = load_image(out)
     assert (shot.width, shot.height) == (1100, 760)

@@ -195,7 +195,7 @@ def test_gui_command_trains_before_a_screenshot(qapp, tmp_path: Path, rng: np.ra
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     out = tmp_path / "shot.png"
-    args = parser.parse_args([str(small), "--screenshot", str(out), "--size", "1100x760", "--train", "formresnet",
+    args = parser.parse_args([str(small), "--screenshot", str(out), "--window-size", "1100x760", "--train", "formresnet",
                               "--train-data", str(folder), "--train-steps", "2"])
     assert run(args) == 0
     assert load_image(out).width == 1100
