@@ -1,8 +1,9 @@
 """The results list's "Apply to folder": a result's method, parameters and seed on a folder.
 
 The walk itself is ``core/batch.py`` (the command line's ``denoise DIR`` uses it too); it runs in
-a :class:`~denoise_studio.gui.worker.BatchWorker`, with the progress bar, one Cancel (which lets
-the current file finish) and a summary that lists every file that failed.
+a :class:`~denoise_studio.gui.worker.BatchWorker`, with the progress bar, the status bar's Stop (which
+lets the current file finish; Cancel does not apply, the files written stay) and a summary that
+lists every file that failed.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class FolderRuns(QObject):
         batch.returned.connect(self.window.run_view.on_batch_returned)
         batch.errored.connect(self.window.run_view.on_errored)
         self.window.run_view.batch_total = len(files)
-        self.window.run_view.started(f"{result.method_title} on {len(files)} images", iterative=False)
+        self.window.run_view.started(f"{result.method_title} on {len(files)} images", iterative=False, folder=True)
         self.window.progress.setRange(0, len(files))
         self.window.runs.start_batch(batch)
         return True

@@ -141,11 +141,10 @@ class MainWindow(QMainWindow):
         dock = self.method_dock = MethodDock(self.choices, self.settings)
         dock.method_changed.connect(self._on_method_changed)
         dock.run_button.clicked.connect(self.on_run_clicked)
-        dock.stop_button.clicked.connect(self.stop_run)
         dock.whole_button.clicked.connect(self.run_whole_image)
         # The Method dock's controls, by the names the tests and scripts use.
         self.selector, self.seed_spin, self.region_check = dock.selector, dock.seed_spin, dock.region_check
-        self.run_button, self.stop_button, self.whole_button = dock.run_button, dock.stop_button, dock.whole_button
+        self.run_button, self.whole_button = dock.run_button, dock.whole_button
         self.method_dock_widget = self._dock("Method", "method_dock", dock, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.metrics_view = MetricsView()
@@ -180,7 +179,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.curve_dock)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)  # metrics: full height
         self.curve = self.curve_dock.panel
-        self.curve.stop_requested.connect(self.stop_run)
+        self.curve.stop_button.hide()  # one Stop for every job: the status bar's (run_view.job_buttons)
         self.curve.pause_toggled.connect(self._on_pause_toggled)
         self.time_machine = TimeMachine()
         self.curve.step_clicked.connect(self.time_machine.go_to)
@@ -217,11 +216,10 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.image_label = QLabel("")
         view = self.run_view
-        self.progress, self.eta_label, self.cancel_button = view.progress, view.eta_label, view.cancel_button
-        self.keep_combo = view.keep_combo
-        self.cancel_button.clicked.connect(self.on_cancel_clicked)
+        self.progress, self.eta_label, self.keep_combo = view.progress, view.eta_label, view.keep_combo
+        self.stop_button, self.cancel_button = view.job_buttons.stop_button, view.job_buttons.cancel_button
         bar.addWidget(self.image_label)
-        for widget in (self.eta_label, self.progress, self.cancel_button, self.device_picker):
+        for widget in (self.eta_label, self.progress, view.job_buttons, self.device_picker):
             bar.addPermanentWidget(widget)
         self.run_view.set_running(False)
 
@@ -541,10 +539,6 @@ class MainWindow(QMainWindow):
     @property
     def _retired(self) -> list[MethodWorker]:
         return self.runs.retired
-
-    @Slot()
-    def on_cancel_clicked(self) -> None:
-        self.cancel_run()
 
     @Slot()
     def toggle_pause(self) -> None:

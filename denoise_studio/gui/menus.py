@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from denoise_studio.core.image import READ_FORMATS, SAMPLE_PREFIX, sample_names
 from denoise_studio.gui.dialogs import NoiseDialog
+from denoise_studio.gui.job_buttons import CANCEL_KEY, STOP_KEY
 
 if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
@@ -23,7 +24,8 @@ def add_action(window: MainWindow, menu: Any, text: str, slot: Any, shortcut: st
         action.setShortcut(QKeySequence(shortcut))
     if tip:
         action.setStatusTip(tip)
-    action.triggered.connect(slot)
+    if slot is not None:  # else connected by its owner
+        action.triggered.connect(slot)
     menu.addAction(action)
     return action
 
@@ -141,9 +143,10 @@ def build_menus(window: MainWindow) -> MenuActions:
 
     run_menu = bar.addMenu("&Run")
     window.run_action = add_action(window, run_menu, "&Run", window.on_run_clicked, "Ctrl+R")
-    window.stop_action = add_action(window, run_menu, "&Stop (keep result)", window.stop_run, "Ctrl+.")
+    window.stop_action = add_action(window, run_menu, "&Stop — keep result", None, STOP_KEY)
+    window.cancel_action = add_action(window, run_menu, "&Cancel — discard", None, CANCEL_KEY)
+    window.run_view.job_buttons.bind_actions(window.stop_action, window.cancel_action)
     window.pause_action = add_action(window, run_menu, "&Pause / resume", window.toggle_pause, "Ctrl+P")
-    window.cancel_action = add_action(window, run_menu, "&Cancel (discard)", window.on_cancel_clicked, "Esc")
 
     help_menu = bar.addMenu("&Help")
     add_action(window, help_menu, "&Keyboard shortcuts", actions.show_shortcuts, "F1")

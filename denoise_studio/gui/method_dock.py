@@ -1,8 +1,8 @@
-"""The Method dock: the method selector, its parameter panel, the seed, Region only, Run and Stop.
+"""The Method dock: the method selector, its parameter panel, the seed, Region only and Run.
 
 It owns one :class:`~denoise_studio.gui.param_panel.ParamPanel` per method (built on first use,
-with the values saved in the settings) and says which method is current; the window starts and
-stops runs when its buttons are pressed.
+with the values saved in the settings) and says which method is current; the window starts a run
+when Run is pressed (Stop and Cancel are in the status bar, the same for every job).
 """
 
 from __future__ import annotations
@@ -103,11 +103,8 @@ class MethodDock(QWidget):
         row = QHBoxLayout()
         self.run_button = QPushButton("▶  Run")
         self.run_button.setObjectName("run")
-        self.run_button.setToolTip("Run the selected method on the input (Ctrl+R)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("End the run now and keep its result")
-        row.addWidget(self.run_button, 2)
-        row.addWidget(self.stop_button, 1)
+        self.run_button.setToolTip("Run the selected method on the input (Ctrl+R); Stop and Cancel are in the status bar")
+        row.addWidget(self.run_button)
         return row
 
     # -- the current method ---------------------------------------------------------------
@@ -204,4 +201,3 @@ class MethodDock(QWidget):
     def set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.whole_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)

@@ -1,9 +1,11 @@
-"""What the window shows of a running job: progress, ETA, Cancel, the keep choice, live images.
+"""What the window shows of a running job: progress, ETA, Stop and Cancel, the keep choice, live images.
 
 :class:`RunView` receives the :class:`~denoise_studio.gui.run_controller.RunController`'s
 signals and the Train dock's, and puts them on screen: the progress bar and ETA in the status
 bar, the curve, the live image with its metrics, and the result when the run ends (after the
-user's "On stop keep" choice, which the method interprets).
+user's "On stop keep" choice, which the method interprets). The one Stop and the one Cancel
+(:class:`~denoise_studio.gui.job_buttons.JobButtons`) end whichever job runs: a method run, a
+folder run or the Train dock's training.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton
+from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar
 
 from denoise_studio.core.params import Params
 from denoise_studio.core.result import HEATMAP_ERROR, HEATMAP_REMOVED, Result, measure
 from denoise_studio.gui.dialogs import format_seconds
+from denoise_studio.gui.job_buttons import FOLDER_RUN, ITERATIVE_RUN, ONE_SHOT_RUN, TRAINING, JobButtons, JobEnds
 from denoise_studio.gui.worker import RunUpdate, TrainUpdate
 
 if TYPE_CHECKING:
@@ -37,8 +40,9 @@ class RunView(QObject):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.eta_label = QLabel("")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Cancel the run and discard its result (Esc)")
+        self.job_buttons = JobButtons()
+        self.job_buttons.stop_clicked.connect(self.stop_job)
+        self.job_buttons.cancel_clicked.connect(self.cancel_job)
         # What a stopped run keeps, for methods that offer a choice (a `keep` parameter whose
         # alternatives come back as maps of the final snapshot: DIP's averaged / raw / rule).
         self.keep_label = QLabel("On stop keep")
@@ -58,26 +62,25 @@ class RunView(QObject):
         self.keep_combo.setVisible(spec is not None)
         self.keep_label.setVisible(spec is not None)
 
-    def started(self, title: str, iterative: bool, region: bool = False) -> None:
-        """A job began: ``title`` names it on the curve and in the status bar (plus "(region)" in
-        the messages about a region run)."""
+    def started(self, title: str, iterative: bool, region: bool = False, folder: bool = False) -> None:
+        """A run began: ``title`` names it on the curve and in the status bar (plus "(region)" in
+        the messages about a region run); ``folder``: "Apply to folder…"."""
         self.title = title + (" (region)" if region else "")
         self.window.curve.reset(title)
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.eta_label.setText("")
         self.set_running(True, iterative=iterative)
+        if folder:
+            self.job_buttons.show_job(FOLDER_RUN)
         self.window.statusBar().showMessage(f"Running {title}…")
         self.window.metrics_view.set_estimate(None)  # the last result's estimate is not this run's
 
     def set_running(self, running: bool, iterative: bool = False) -> None:
         window = self.window
         window.method_dock.set_running(running)
-        self.cancel_button.setEnabled(running)
-        self.cancel_button.setVisible(running)
+        self.job_buttons.show_job((ITERATIVE_RUN if iterative else ONE_SHOT_RUN) if running else None)
         if hasattr(window, "run_action"):
             window.run_action.setEnabled(not running)
-            window.stop_action.setEnabled(running)
-            window.cancel_action.setEnabled(running)
             window.pause_action.setEnabled(running and iterative)
         window.curve.set_running(running, stoppable=iterative)
         self.progress.setTextVisible(running)
@@ -92,6 +95,27 @@ class RunView(QObject):
             self.progress.setValue(min(step, total))
             self.progress.setFormat("%v / %m")
             self.eta_label.setText(f"ETA {format_seconds(eta)}" if eta is not None or always_eta else "")
+
+    @property
+    def job(self) -> JobEnds | None:
+        """What Stop and Cancel do for the job that runs now (``None``: nothing runs)."""
+        return self.job_buttons.job
+
+    @Slot()
+    def stop_job(self) -> None:
+        """Stop: end the job that runs and keep what it has made."""
+        if self.job is TRAINING:
+            self.window.train_dock.stop_training()
+        else:
+            self.window.stop_run()
+
+    @Slot()
+    def cancel_job(self) -> None:
+        """Cancel: end the job that runs and discard it."""
+        if self.job is TRAINING:
+            self.window.train_dock.cancel_training()
+        else:
+            self.window.cancel_run()
 
     # -- the run's signals (main thread) -------------------------------------------------------
 
@@ -186,6 +210,7 @@ class RunView(QObject):
     def on_training_started(self, title: str) -> None:
         self.window.curve.reset(title)
         self.window.curve.set_running(False)
+        self.job_buttons.show_job(TRAINING)
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(True)
         self.window.statusBar().showMessage(f"{title}…")

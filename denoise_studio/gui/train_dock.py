@@ -7,8 +7,9 @@ self-supervised ones), the configuration and a budget (minutes and/or steps). *S
 ``training.loop.Trainer`` in a :class:`~denoise_studio.gui.worker.TrainWorker` (its own
 QThread; the UI thread never waits); the loss and the validation PSNR go to the curve dock.
 *Stop* ends the run and writes the best weights so far to the user weights folder
-(``core.weights.user_weights_dir()``); *Cancel* writes nothing. The window refreshes the
-method's weights picker when ``weights_added`` arrives.
+(``core.weights.user_weights_dir()``); *Cancel* writes nothing. Both are the status bar's, the
+same for every job (``gui/job_buttons.py``). The window refreshes the method's weights picker
+when ``weights_added`` arrives.
 
 Every user action is a plain method (:meth:`TrainDock.start_training`,
 :meth:`TrainDock.stop_training`, :meth:`TrainDock.cancel_training`) that the buttons call and the
@@ -238,17 +239,10 @@ class TrainDock(QDockWidget):
     def _buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Train in the background; the loss and validation PSNR appear in the curve dock")
+        self.start_button.setToolTip("Train in the background; the loss and validation PSNR appear in the curve dock.\n"
+                                     "Stop (keep the best weights) and Cancel (write nothing) are in the status bar.")
         self.start_button.clicked.connect(self._on_start_clicked)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("End now and keep the best weights so far (written to your weights folder)")
-        self.stop_button.clicked.connect(self.stop_training)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("End now and write nothing")
-        self.cancel_button.clicked.connect(self.cancel_training)
-        buttons.addWidget(self.start_button, 2)
-        buttons.addWidget(self.stop_button, 1)
-        buttons.addWidget(self.cancel_button, 1)
+        buttons.addWidget(self.start_button)
         return buttons
 
     # ------------------------------------------------------------------------------ form
@@ -500,8 +494,6 @@ class TrainDock(QDockWidget):
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.method_combo.count() > 0)
-        self.stop_button.setEnabled(running)
-        self.cancel_button.setEnabled(running)
         for widget in (self.method_combo, self.config_combo, self.data_combo, self.folder_edit, self.folder_button,
                        self.noise_combo, self.sigma_low, self.sigma_high, self.minutes_spin, self.steps_spin):
             widget.setEnabled(not running)

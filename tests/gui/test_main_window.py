@@ -227,7 +227,7 @@ def test_stop_keeps_the_result_so_far(window, qtbot, small_png: Path) -> None:
     with qtbot.waitSignal(window.result_added, timeout=10_000):
         assert window.start_run(params=slow.Params(iterations=100_000, delay=0.002))
         qtbot.waitUntil(lambda: len(window.curve.series().get("loss", ([], []))[0]) >= 5, timeout=5000)
-        qtbot.mouseClick(window.curve.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.worker is None, timeout=5000)
     entry = window.results.all()[0]
     assert entry.stopped_early and entry.final_step < 100_000
@@ -477,7 +477,7 @@ def test_stop_keeps_the_output_chosen_next_to_stop(window, qtbot, small_png: Pat
         assert window.start_run(params=slow.Params(iterations=100_000, delay=0.002))
         qtbot.waitUntil(lambda: window.curve.has_data(), timeout=5000)
         window.keep_combo.setCurrentText("raw")  # changed while it runs
-        window.curve.stop_button.click()
+        window.stop_button.click()
     qtbot.waitUntil(lambda: window.worker is None, timeout=5000)
     entry = window.results.all()[-1]
     assert entry.params.keep == "raw"
