@@ -1,4 +1,4 @@
-"""Small dialogs and status texts of the window: noise, export options, device, durations."""
+"""Small dialogs and status texts of the window: noise, device, durations (the export dialog: export_dialog.py)."""
 
 from __future__ import annotations
 
@@ -63,30 +63,3 @@ class NoiseDialog(QDialog):
     @Slot(str)
     def _on_model(self, name: str) -> None:
         self.help.setText(NOISE_DESCRIPTIONS.get(name, ""))
-
-
-class ExportOptionsDialog(QDialog):
-    """Bit depth (PNG/TIFF; float for TIFF) or quality (JPEG) of an export; the depth offered
-    first is the input's."""
-
-    def __init__(self, suffix: str, parent: QWidget | None = None, depth: int = 8) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export options")
-        form = QFormLayout(self)
-        self.depth = QComboBox()
-        self.depth.addItems(["8 bits", "16 bits"] + (["32-bit float"] if suffix in (".tif", ".tiff") else []))
-        self.depth.setCurrentIndex(min({8: 0, 16: 1, 32: 2}.get(depth, 0), self.depth.count() - 1))
-        self.quality = QSpinBox()
-        self.quality.setRange(1, 100)
-        self.quality.setValue(95)
-        if suffix in (".jpg", ".jpeg"):
-            form.addRow("JPEG quality", self.quality)
-        else:
-            form.addRow("Bit depth", self.depth)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def bit_depth(self) -> int:
-        return (8, 16, 32)[self.depth.currentIndex()]

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from denoise_studio.core.export import export_name, export_result
 from denoise_studio.core.image import ImageError, save_image, write_text_atomically
 from denoise_studio.gui.curve_figure import render_figure
-from denoise_studio.gui.dialogs import ExportOptionsDialog
+from denoise_studio.gui.export_dialog import ExportDialog
 
 if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
@@ -34,6 +34,8 @@ class Exports(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
+        self.export_dialog: ExportDialog | None = None  # open while a result's export is being chosen
+        self._exported_id: int | None = None
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -173,13 +175,26 @@ class Exports(QObject):
                 result = self.window.results.get(entry_id)
                 self.export_result(entry_id, Path(folder) / f"result_{result.id}_{result.method_id}.png")
             return
-        result = self.window.results.get(ids[0])
-        path = self._ask_save_path("Export result", f"result_{result.id}_{result.method_id}.png")
-        if not path:
+        self.open_export_dialog(ids[0])
+
+    def open_export_dialog(self, entry_id: int) -> ExportDialog:
+        """One dialog for the file, its format and bit depth; the export happens when it is accepted."""
+        result = self.window.results.get(entry_id)
+        default = Path(self.window.last_folder()) / f"result_{result.id}_{result.method_id}.png"
+        dialog = ExportDialog(self.window, default, self.input_depth())
+        dialog.accepted.connect(self._on_export_dialog_accepted)
+        self.export_dialog, self._exported_id = dialog, entry_id
+        dialog.open()
+        return dialog
+
+    @Slot()
+    def _on_export_dialog_accepted(self) -> None:
+        dialog, entry_id = self.export_dialog, self._exported_id
+        if dialog is None or entry_id is None:
             return
-        options = ExportOptionsDialog(Path(path).suffix.lower(), self.window, depth=self.input_depth())
-        if options.exec() == QDialog.DialogCode.Accepted:
-            self.export_result(result.id, path, bit_depth=options.bit_depth(), jpeg_quality=options.quality.value())
+        path = dialog.chosen_path()
+        if path is not None:
+            self.export_result(entry_id, path, bit_depth=dialog.bit_depth(), jpeg_quality=dialog.quality())
 
     @Slot()
     def export_all_dialog(self) -> None:
