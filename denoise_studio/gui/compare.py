@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
+from PySide6.QtWidgets import QHBoxLayout, QLabel
 
 from denoise_studio.core.result import Region, crop
+from denoise_studio.gui.elided import ElidedComboBox
 
 if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
@@ -35,10 +36,9 @@ class Compare(QObject):
         self.window = window
         self.a_key: str = INPUT
         self.b_key: str | None = None
-        self.a_combo = QComboBox()
-        self.b_combo = QComboBox()
-        self.a_combo.setToolTip("Image A of the compare modes")
-        self.b_combo.setToolTip("Image B of the compare modes")
+        # Long names are elided with "…" and said whole in the tooltip: the pickers never widen the dock.
+        self.a_combo = ElidedComboBox("Image A of the compare modes")
+        self.b_combo = ElidedComboBox("Image B of the compare modes")
         self.a_combo.activated.connect(self._on_combo)
         self.b_combo.activated.connect(self._on_combo)
 
@@ -111,11 +111,12 @@ class Compare(QObject):
             combo.blockSignals(True)
             combo.clear()
             if combo is self.b_combo:
-                combo.addItem("(none)", None)
+                combo.add_name("(none)", None)
             for k, label in options:
-                combo.addItem(label, k)
+                combo.add_name(label, k)
             combo.setCurrentIndex(max(combo.findData(key), 0))
             combo.blockSignals(False)
+            combo.refresh_tooltip()
 
     @Slot(int)
     def _on_combo(self, _index: int) -> None:

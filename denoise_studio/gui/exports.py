@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtCore import QObject, QRect, Qt, Slot
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from denoise_studio.core.export import export_name, export_result
@@ -26,6 +26,25 @@ if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
 
 EXPORT_FILTERS = "PNG image (*.png);;TIFF image (*.tif *.tiff);;JPEG image (*.jpg *.jpeg)"
+#: The comparison's labels: this size when they fit on one line, down to the smallest, then wrapped.
+LABEL_PIXELS, SMALLEST_LABEL_PIXELS = 18, 11
+LABEL_MARGIN = 6
+
+
+def fit_label(label: str, width: int) -> tuple[QFont, int, int]:
+    """The font, the drawing flags and the height that show ``label`` whole in ``width`` pixels:
+    one line at the largest size that fits, else wrapped at the smallest size (never cut)."""
+    font = QFont()
+    font.setBold(True)
+    flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    for pixels in range(LABEL_PIXELS, SMALLEST_LABEL_PIXELS - 1, -1):
+        font.setPixelSize(pixels)
+        if QFontMetrics(font).horizontalAdvance(label) <= width:
+            return font, flags, QFontMetrics(font).height()
+    metrics = QFontMetrics(font)
+    words_fit = all(metrics.horizontalAdvance(word) <= width for word in label.split())
+    flags |= int(Qt.TextFlag.TextWordWrap if words_fit else Qt.TextFlag.TextWrapAnywhere)
+    return font, flags, metrics.boundingRect(QRect(0, 0, max(width, 1), 100_000), flags, label).height()
 
 
 class Exports(QObject):
@@ -93,29 +112,29 @@ class Exports(QObject):
         return written
 
     def comparison_image(self) -> np.ndarray:
-        """The viewer's A and B (and a third pane) side by side, labelled, as an RGB float image."""
+        """The viewer's A and B (and a third pane) side by side, labelled, as an RGB float image;
+        a long name takes a smaller font or more lines, never a cut (:func:`fit_label`)."""
         images = self.window.viewer.images()
         if not images:
             raise ImageError("nothing to compare")
-        label_h, gap = 34, 8
+        gap = 8
+        labels = [fit_label(label, img.shape[1] - 2 * LABEL_MARGIN) for label, img in images]
+        label_h = max(34, max(height for _, _, height in labels) + 2 * LABEL_MARGIN)
         height = max(img.shape[0] for _, img in images)
         width = sum(img.shape[1] for _, img in images) + gap * (len(images) - 1)
         canvas = QImage(width, height + label_h, QImage.Format.Format_RGB888)
         canvas.fill(QColor("#1b1d23"))
         painter = QPainter(canvas)
-        font = QFont()
-        font.setPixelSize(18)
-        font.setBold(True)
-        painter.setFont(font)
         painter.setPen(QColor("#dfe3ea"))
         x = 0
-        for label, img in images:
+        for (label, img), (font, flags, _) in zip(images, labels):
             eight = np.ascontiguousarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
             if eight.shape[2] == 1:
                 eight = np.ascontiguousarray(np.repeat(eight, 3, axis=2))
             qimg = QImage(eight.data, eight.shape[1], eight.shape[0], eight.strides[0], QImage.Format.Format_RGB888)
             painter.drawImage(x, label_h, qimg)
-            painter.drawText(x + 6, 0, img.shape[1] - 12, label_h, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), label)
+            painter.setFont(font)
+            painter.drawText(x + LABEL_MARGIN, 0, img.shape[1] - 2 * LABEL_MARGIN, label_h, flags, label)
             x += img.shape[1] + gap
         painter.end()
         return _rgb_array(canvas)

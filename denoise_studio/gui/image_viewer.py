@@ -21,12 +21,10 @@ pixel rectangle is emitted by ``region_selected`` and returned by :meth:`selecte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QPen
+from PySide6.QtGui import QKeyEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -41,7 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from denoise_studio.core.metadata import display_pixels
+from denoise_studio.core.image import ImageData
+from denoise_studio.gui.viewer_panes import Layer, Pane, PaneTitle, grid_columns, to_display
+
+__all__ = ["MODES", "ImageViewer", "to_display"]
 
 MODES = ("split", "side", "blink", "difference")
 
@@ -58,50 +59,6 @@ def _readout_label() -> QLabel:
 MODE_TITLES = {"split": "Split", "side": "Side by side", "blink": "Blink", "difference": "Difference"}
 
 DIFF_COLORMAP = "CET-D1"  # blue – white – red, perceptually uniform
-
-
-def to_display(image: np.ndarray, icc_profile: bytes | None = None) -> np.ndarray:
-    """H×W×C float [0, 1] → uint8 for painting (H×W for grayscale), converted to sRGB when the
-    image carries another colour profile: for the screen only, the pixels keep theirs."""
-    eight = display_pixels(image, icc_profile)
-    return np.ascontiguousarray(eight[:, :, 0]) if eight.shape[2] == 1 else eight
-
-
-@dataclass
-class _Layer:
-    label: str
-    image: np.ndarray  # float H×W×C
-    display: np.ndarray  # uint8
-
-
-class _Title(pg.LabelItem):
-    """A pane title that never widens its column (panes must stay equal for linked views)."""
-
-    def updateMin(self) -> None:
-        super().updateMin()
-        self.setMinimumWidth(0)
-        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
-        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, self._sizeHint[Qt.SizeHint.PreferredSize][1])
-        self.updateGeometry()
-
-
-class _Pane:
-    """One view box with its title and image items."""
-
-    def __init__(self, title: str) -> None:
-        self.title = _Title(title, justify="left", size="10pt")
-        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.view.setDefaultPadding(0.01)
-        self.items: list[pg.ImageItem] = []
-
-    def add_image(self, parent: QGraphicsItem | None = None) -> pg.ImageItem:
-        item = pg.ImageItem(axisOrder="row-major")
-        if parent is None:
-            self.view.addItem(item)
-        else:
-            item.setParentItem(parent)
-        self.items.append(item)
-        return item
 
 
 class ImageViewer(QWidget):
@@ -122,17 +79,19 @@ class ImageViewer(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layers: list[_Layer] = []
+        self._layers: list[Layer] = []
         self._mode = "split"
         self._divider = 0.5  # fraction of the width
         self._blink_b = True
         self._diff_range = 30.0  # ± on the 0–255 scale
-        self._panes: list[_Pane] = []
+        self._panes: list[Pane] = []
         self._built_key: tuple[object, ...] | None = None
         self._roi: pg.RectROI | None = None
         self._region: tuple[int, int, int, int] | None = None
         self._roi_hidden = False
         self.colour_profile: bytes | None = None  # the input's ICC profile, applied to what is painted
+        self.alpha: np.ndarray | None = None  # the input's alpha: transparent areas painted over checks
+        self._at_fit = True  # the view was fitted and not zoomed or panned since: it refits on a new layout
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -203,23 +162,33 @@ class ImageViewer(QWidget):
 
     def set_images(self, images: list[tuple[str, np.ndarray]]) -> None:
         """Show these labelled images (the first two are A and B). Keeps zoom if sizes match."""
-        self._layers = [_Layer(label, image, to_display(image, self.colour_profile)) for label, image in images]
+        self._layers = [Layer(label, image, to_display(image, self.colour_profile, self.alpha)) for label, image in images]
         self._refresh()
 
     def set_image(self, index: int, label: str, image: np.ndarray) -> None:
         """Replace (or append) image ``index``, keeping zoom and pan: for live updates."""
-        layer = _Layer(label, image, to_display(image, self.colour_profile))
+        layer = Layer(label, image, to_display(image, self.colour_profile, self.alpha))
         if index < len(self._layers):
             self._layers[index] = layer
         else:
             self._layers.append(layer)
         self._refresh()
 
+    def paint_like(self, data: ImageData | None) -> None:
+        """Paint the next images as the input is seen: in its colour profile, its transparent
+        areas over a checkerboard (only what is painted changes)."""
+        self.colour_profile = data.metadata.get("icc_profile") if data is not None else None
+        self.alpha = data.alpha if data is not None else None
+
     def images(self) -> list[tuple[str, np.ndarray]]:
         return [(layer.label, layer.image) for layer in self._layers]
 
     def labels(self) -> list[str]:
         return [layer.label for layer in self._layers]
+
+    def pane_titles(self) -> list[PaneTitle]:
+        """The titles over the panes (names elided to the pane, whole in the tooltip)."""
+        return [pane.title for pane in self._panes]
 
     def clear(self) -> None:
         self._layers = []
@@ -280,6 +249,7 @@ class ImageViewer(QWidget):
         """Fit the whole image in the view."""
         if self._panes:
             self._panes[0].view.autoRange(padding=0.01)
+            self._at_fit = True
 
     @Slot()
     def actual_size(self) -> None:
@@ -287,6 +257,7 @@ class ImageViewer(QWidget):
         if not self._panes:
             return
         view = self._panes[0].view
+        self._at_fit = False
         px, py = view.viewPixelSize()
         if px > 0 and py > 0:
             view.scaleBy((1.0 / px, 1.0 / py))
@@ -389,10 +360,11 @@ class ImageViewer(QWidget):
         mode = self.effective_mode()
         shapes = tuple(layer.image.shape[:2] for layer in self._layers)
         panes = len(self._layers) if mode == "side" else 1
-        key = (mode, panes, shapes)
+        key = (mode, panes, shapes, self._side_columns(panes) if mode == "side" else 1)
         refit = False
         if key != self._built_key:
             refit = not self._build(mode, panes, same_size=self._built_key is not None and self._built_key[2][:1] == shapes[:1])
+            refit = refit or (self._at_fit and mode == "side")
             self._built_key = key
         self._paint(mode)
         if refit:
@@ -407,17 +379,21 @@ class ImageViewer(QWidget):
         self._panes = []
         if not self._layers:
             return False
+        columns = self._side_columns(panes) if mode == "side" else 1
         for i in range(panes):
-            pane = _Pane(self._layers[i].label if i < len(self._layers) else "")
-            self.graphics.addItem(pane.title, row=0, col=i)
-            self.graphics.addItem(pane.view, row=1, col=i)
-            # Equal columns, so linked panes show the same region at the same scale.
-            self.graphics.ci.layout.setColumnStretchFactor(i, 1)
+            pane = Pane(self._layers[i].label if i < len(self._layers) else "")
+            row, col = 2 * (i // columns), i % columns
+            self.graphics.addItem(pane.title, row=row, col=col)
+            self.graphics.addItem(pane.view, row=row + 1, col=col)
+            # Equal cells, so linked panes show the same region at the same scale.
+            self.graphics.ci.layout.setColumnStretchFactor(col, 1)
+            self.graphics.ci.layout.setRowStretchFactor(row + 1, 1)
             if i > 0:
                 pane.view.setXLink(self._panes[0].view)
                 pane.view.setYLink(self._panes[0].view)
             self._panes.append(pane)
         first = self._panes[0]
+        first.view.sigRangeChangedManually.connect(self._on_zoomed_by_hand)
         if mode in ("single", "side"):
             for pane in self._panes:
                 pane.add_image()
@@ -461,13 +437,13 @@ class ImageViewer(QWidget):
         if mode in ("single", "side"):
             for pane, layer in zip(self._panes, layers):
                 pane.items[0].setImage(layer.display, autoLevels=False, levels=(0, 255))
-                pane.title.setText(layer.label)
+                pane.title.show_names("{}", layer.label)
         elif mode == "split":
             a, b = layers[0], layers[1]
             items = self._panes[0].items
             items[0].setImage(a.display, autoLevels=False, levels=(0, 255))
             items[1].setImage(b.display, autoLevels=False, levels=(0, 255))
-            self._panes[0].title.setText(f"◀ A: {a.label}   |   B: {b.label} ▶")
+            self._panes[0].title.show_names("◀ A: {}   |   B: {} ▶", a.label, b.label)
             self._on_divider_moved(self._split_line)
         elif mode == "blink":
             a, b = layers[0], layers[1]
@@ -480,7 +456,7 @@ class ImageViewer(QWidget):
             diff = (b.image.astype(np.float32) - a.image.astype(np.float32)).mean(axis=2) * 255.0
             self._panes[0].items[0].setImage(diff, autoLevels=False, levels=(-self._diff_range, self._diff_range))
             self._diff_bar.setLevels((-self._diff_range, self._diff_range))
-            self._panes[0].title.setText(f"Difference B − A:  {b.label} − {a.label}")
+            self._panes[0].title.show_names("Difference B − A:  {} − {}", b.label, a.label)
 
     def _apply_blink(self) -> None:
         items = self._panes[0].items
@@ -489,7 +465,7 @@ class ImageViewer(QWidget):
         items[1].setVisible(self._blink_b)
         shown = self._layers[1] if self._blink_b else self._layers[0]
         which = "B" if self._blink_b else "A"
-        self._panes[0].title.setText(f"Blink — showing {which}: {shown.label}   (press B to toggle)")
+        self._panes[0].title.show_names(f"Blink — showing {which}: {{}}   (press B to toggle)", shown.label)
 
     def _update_controls(self) -> None:
         mode = self.effective_mode()
@@ -501,7 +477,24 @@ class ImageViewer(QWidget):
             button.setEnabled(has_pair or name == "side")
         del mode
 
+    def _side_columns(self, panes: int) -> int:
+        """Side by side: the columns (the rest in rows below) that show the images largest."""
+        if panes < 2 or not self._layers:
+            return max(panes, 1)
+        h, w = self._layers[0].image.shape[:2]
+        size = self.graphics.size()
+        return grid_columns(panes, size.width(), size.height(), w, h)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.effective_mode() == "side" and self._built_key is not None and self._built_key[3] != self._side_columns(len(self._layers)):
+            self._refresh()  # another arrangement of the panes fits the new size better
+
     # -- slots ----------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_zoomed_by_hand(self, _axes: object) -> None:
+        self._at_fit = False
 
     _KEY_MODES = {Qt.Key.Key_1: "split", Qt.Key.Key_2: "side", Qt.Key.Key_3: "blink", Qt.Key.Key_4: "difference"}
 

@@ -377,7 +377,7 @@ class MainWindow(QMainWindow):
     def refresh_viewer(self, fit: bool = False) -> None:
         """Show A and B (plus the reference in side-by-side mode) and refresh the pickers."""
         images, region = self.compare_state.images()
-        self.viewer.colour_profile = self.session.input_data.metadata.get("icc_profile") if self.session.input_data else None
+        self.viewer.paint_like(self.session.input_data)
         self.viewer.set_region_hidden(region is not None)
         self.viewer.set_images(images)
         if fit:
