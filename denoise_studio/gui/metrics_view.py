@@ -59,8 +59,9 @@ class MetricsView(QWidget):
         grid.addWidget(self.ssim_label, 1, 1)
         self.estimate_title = QLabel("est. PSNR")
         self.estimate_title.setToolTip("PSNR estimated from the noisy input alone (Monte-Carlo SURE), ± half the spread of two probes")
-        grid.addWidget(self.estimate_title, 0, 2)
-        grid.addWidget(self.estimate_label, 1, 2)
+        # Its own row under PSNR and SSIM: a third column would widen the dock, and the window.
+        grid.addWidget(self.estimate_title, 2, 0, 1, 2)
+        grid.addWidget(self.estimate_label, 3, 0, 1, 2)
 
         self.heatmap_title = QLabel("Difference")
         self.heatmap_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
