@@ -36,6 +36,7 @@ FORMATS = (
     ExportFormat("TIFF image", (".tif", ".tiff"), (8, 16, 32)),
     ExportFormat("JPEG image", (".jpg", ".jpeg"), (8,), top_quality=100),
     ExportFormat("WebP image", (".webp",), (8,), top_quality=101),
+    ExportFormat("BMP image", (".bmp",), (8,)),
 )
 DEPTH_NAMES = {8: "8 bits", 16: "16 bits", 32: "32-bit float"}
 

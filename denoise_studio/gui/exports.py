@@ -202,6 +202,7 @@ class Exports(QObject):
         default = Path(self.window.last_folder()) / f"result_{result.id}_{result.method_id}.png"
         dialog = ExportDialog(self.window, default, self.input_depth())
         dialog.accepted.connect(self._on_export_dialog_accepted)
+        dialog.rejected.connect(self._forget_export_dialog)
         self.export_dialog, self._exported_id = dialog, entry_id
         dialog.open()
         return dialog
@@ -214,6 +215,13 @@ class Exports(QObject):
         path = dialog.chosen_path()
         if path is not None:
             self.export_result(entry_id, path, bit_depth=dialog.bit_depth(), jpeg_quality=dialog.quality())
+        self._forget_export_dialog()
+
+    @Slot()
+    def _forget_export_dialog(self) -> None:
+        if self.export_dialog is not None:
+            self.export_dialog.deleteLater()
+        self.export_dialog, self._exported_id = None, None
 
     @Slot()
     def export_all_dialog(self) -> None:

@@ -66,3 +66,4 @@ def test_the_window_exports_through_one_dialog(window, run_method, tmp_path: Pat
     dialog.accept()
     written = load_image(tmp_path / "out.tif")
     assert written.bit_depth == 16 and (tmp_path / "out.tif.json").exists()
+    assert window.exports.export_dialog is None  # done with, and deleted
