@@ -246,10 +246,17 @@ class ImageViewer(QWidget):
 
     @Slot()
     def fit(self) -> None:
-        """Fit the whole image in the view."""
-        if self._panes:
-            self._panes[0].view.autoRange(padding=0.01)
-            self._at_fit = True
+        """Fit the whole image in the view (side by side: at the top of each pane, under its title)."""
+        if not self._panes:
+            return
+        view = self._panes[0].view
+        view.autoRange(padding=0.01)
+        self._at_fit = True
+        _, (top, bottom) = view.viewRange()
+        if self.effective_mode() == "side" and self._layers:
+            slack = (bottom - top) - self._layers[0].image.shape[0]
+            if slack > 1:  # a pane taller than the image: the space goes below it, not above
+                view.setYRange(top + slack / 2, bottom + slack / 2, padding=0)
 
     @Slot()
     def actual_size(self) -> None:

@@ -97,6 +97,8 @@ def test_side_by_side_at_fit_fills_the_viewer(window, run_method, qtbot) -> None
     assert len(viewer.views()) == 3
     sizes = {round(view.sceneBoundingRect().width()) for view in viewer.views()}
     assert len(sizes) == 1  # equal panes, linked
+    first = viewer.views()[0]
+    assert first.addedItems[0].sceneBoundingRect().top() - first.sceneBoundingRect().top() < 6  # right under its title
     viewer.views()[0].setRange(xRange=(10, 60), yRange=(10, 60), padding=0)
     assert viewer.views()[2].viewRange()[0] == pytest.approx([10, 60], abs=1.0)
 
