@@ -3,9 +3,10 @@
     denoise-studio gui [IMAGE] [--screenshot OUT.png] [--method ID] [--noise-sigma S]
                        [--noise MODEL] [--seed N] [--param key=value ...] [--mode MODE] [--no-run]
 
-With ``--screenshot`` the window opens (offscreen when there is no display), runs the method to
-completion (not with ``--no-run``), renders the whole window to OUT.png and exits: the README's
-screenshots are made so.
+With ``--screenshot`` the window opens (offscreen when there is no display), waits for the
+methods to load, runs the method to completion (not with ``--no-run``), renders the whole window
+to OUT.png and exits: the README's screenshots are made so. Without it the window shows at once
+and the methods load behind it (``gui/loading.py``); ``--method`` and ``--param`` apply then.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
     pairs = parse_key_values(args.param, "--param")
     if screenshot and Path(screenshot).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
         raise UserError("--screenshot must name a .png, .jpg or .bmp file")
-    from denoise_studio.gui.application import create_application, freeze_startup_objects, warm_up
+    from denoise_studio.methods import get_entry
+
+    for method_id in filter(None, (args.method, args.train)):
+        get_entry(method_id)  # UnknownMethodError lists the known ids, before any window opens
+    from denoise_studio.gui.application import create_application, freeze_startup_objects
 
     app = create_application(offscreen=bool(screenshot))
     from PySide6.QtCore import QSettings
@@ -59,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         # A screenshot must look the same on every machine: default layout, no user settings.
         tmp = tempfile.TemporaryDirectory(prefix="denoise-studio-shot-")
         settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
-    warm_up()
     # The session is kept on disk for the interactive window only (a screenshot leaves no trace).
     from denoise_studio.core.weights import user_data_dir
 
@@ -73,12 +77,14 @@ def run(args: argparse.Namespace) -> int:
             restored = window.session_keeper.offer_restore()
         elif session_dir is not None and window.session_keeper.saved() is not None:
             window.session_store.set_aside()  # an image named on the command line starts afresh
-        _prepare(window, args, pairs, open_image=not restored)
+        _prepare_input(window, args, open_image=not restored)
         freeze_startup_objects()
         if not screenshot:
-            if args.method:
-                window.start_run()
+            _prepare_methods_when_loaded(window, args, pairs)
             return int(app.exec())
+        if not window.method_loading.wait(args.timeout):
+            raise UserError(f"the methods did not load within {args.timeout:g} s")
+        _prepare_methods(window, args, pairs)
         _screenshot(app, window, args)
         return 0
     finally:
@@ -88,10 +94,8 @@ def run(args: argparse.Namespace) -> int:
             tmp.cleanup()
 
 
-def _prepare(window, args: argparse.Namespace, pairs: dict[str, str], open_image: bool = True) -> None:  # type: ignore[no-untyped-def]
-    """Size, image, noise, method, parameters and compare mode from the command line."""
-    from denoise_studio.methods import get_entry
-
+def _prepare_input(window, args: argparse.Namespace, open_image: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Size, image, noise and compare mode from the command line (no method needed)."""
     if args.screenshot:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
@@ -100,25 +104,44 @@ def _prepare(window, args: argparse.Namespace, pairs: dict[str, str], open_image
         window.resize(width, height)
     window.show()
     source = args.image or "sample:astronaut"
-    if open_image and not window.open_image(source):
+    # A large image opens in the background, unless what follows needs it: a screenshot, noise.
+    wait = bool(args.screenshot) or args.noise_sigma is not None
+    if open_image and not window.open_image(source, wait=wait):
         if args.screenshot:
             raise UserError(window.last_error or f"cannot open {source}")
         window.open_image("sample:astronaut")  # the error box stays up over a usable window
     if args.noise_sigma is not None:
         window.add_noise(args.noise, args.noise_sigma, args.seed)
+    if args.mode:
+        window.viewer.set_mode(args.mode)
+
+
+def _prepare_methods_when_loaded(window, args: argparse.Namespace, pairs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The window's methods part of the command line, once they have loaded (then ``--method`` runs)."""
+
+    def prepare() -> None:
+        try:
+            _prepare_methods(window, args, pairs)
+        except UserError as exc:
+            window.show_error(str(exc))
+            return
+        if args.method:
+            window.start_run()
+
+    window.method_loading.when_loaded(prepare)
+
+
+def _prepare_methods(window, args: argparse.Namespace, pairs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Seed, method, parameters and the Train dock from the command line (the methods are loaded)."""
     window.seed_spin.setValue(args.seed)
     if args.method:
-        get_entry(args.method)  # UnknownMethodError lists the known ids
         if not window.select_method(args.method):
             raise UserError(f"method {args.method!r} cannot run here: {window.choices[args.method].reason}")
     if pairs:
         panel = window.param_panel()
         if panel is not None:
             panel.set_values(panel.params_class.from_strings(pairs, base=panel.values()))
-    if args.mode:
-        window.viewer.set_mode(args.mode)
     if args.train:
-        get_entry(args.train)
         if not window.train_dock.select_method(args.train):
             raise UserError(f"{args.train!r} is not a network method that can be trained")
         window.show_train_dock()

@@ -42,6 +42,8 @@ class Session:
         # earlier image again brings its list back (by source).
         self._results_by_source: dict[str, dict[int, Result]] = {}
         self._listeners: list[Listener] = []
+        # The estimated σ of a noisy image without a reference, and that image (computed once).
+        self._sigma_of: tuple[np.ndarray, float] | None = None
 
     # -- listening ------------------------------------------------------------------------
 
@@ -55,9 +57,14 @@ class Session:
 
     # -- changes --------------------------------------------------------------------------
 
-    def open(self, data: ImageData, source: str) -> None:
-        """A new input: no noise, no reference."""
+    def open(self, data: ImageData, source: str, noise_sigma: float | None = None) -> None:
+        """A new input: no noise, no reference.
+
+        ``noise_sigma``: its estimated σ when the caller has it already (the window estimates it
+        with the decoding of a large image, in the background).
+        """
         self.source, self.input_data, self.noisy = source, data, data.pixels
+        self._sigma_of = (data.pixels, noise_sigma) if noise_sigma is not None else None
         self.reference = self.reference_source = self.noise = None
         self.results = self._results_by_source.setdefault(source, {})
         self._changed("input")
@@ -107,7 +114,9 @@ class Session:
             return None, None, None
         if self.reference is not None:
             return metrics.psnr(self.noisy, self.reference), metrics.ssim(self.noisy, self.reference), None
-        return None, None, metrics.estimate_noise_sigma(self.noisy)
+        if self._sigma_of is None or self._sigma_of[0] is not self.noisy:
+            self._sigma_of = (self.noisy, metrics.estimate_noise_sigma(self.noisy))
+        return None, None, self._sigma_of[1]
 
     def describe(self) -> str:
         """One line for the status bar: the image, the noise added, the reference."""

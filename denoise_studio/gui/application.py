@@ -1,4 +1,4 @@
-"""The QApplication with the studio's theme and icon, and the start-up costs paid before the window."""
+"""The QApplication with the studio's theme and icon, and the start-up costs paid behind the window."""
 
 from __future__ import annotations
 
@@ -47,12 +47,13 @@ def _set_icon(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def warm_up() -> None:
-    """Pay torch's lazy start-up costs on the UI thread before the window appears.
+    """Pay torch's lazy start-up costs before the first run (in the methods' loading thread).
 
     The first ``Adam.step()`` of a process imports about 830 modules (``torch._dynamo``, sympy,
     ...): 1–2 s on an idle machine, 7 s under load. Imports run largely under the GIL, so when
     they first happened inside a Deep Image Prior run they froze the UI for up to 0.9 s at a time.
-    One tiny optimisation step here moves that cost to start-up.
+    One tiny optimisation step while the methods load (``gui/loading.py``) moves that cost to
+    start-up, behind the window and before Run is enabled.
     """
     try:
         import torch

@@ -42,12 +42,13 @@ class DevicePicker(QWidget):
 
     changed = Signal(str)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings, parent: QWidget | None = None, devices: list[str] | None = None) -> None:
+        """``devices``: the list to offer until :meth:`set_devices` (None: ask torch now)."""
         super().__init__(parent)
         self.settings = settings
         self.device_combo = QComboBox()
         self.device_combo.setToolTip("Where network methods and Deep Image Prior run")
-        for device in available_devices():
+        for device in available_devices() if devices is None else devices:
             self.device_combo.addItem(device_title(device), device)
         self.threads_spin = QSpinBox()
         self.threads_spin.setRange(1, max(os.cpu_count() or 1, usable_cores(), torch_threads() or 1))
@@ -81,10 +82,22 @@ class DevicePicker(QWidget):
         if threads is not None:
             self.threads_spin.setValue(threads)
 
+    def set_devices(self, devices: list[str]) -> None:
+        """Offer ``devices`` (found by torch once it loaded behind the window) and the saved choice."""
+        for widget in (self.device_combo, self.threads_spin):
+            widget.blockSignals(True)
+        self.device_combo.clear()
+        for device in devices:
+            self.device_combo.addItem(device_title(device), device)
+        self._restore()
+        for widget in (self.device_combo, self.threads_spin):
+            widget.blockSignals(False)
+
     def _restore(self) -> None:
         stored: Any = self.settings.value(DEVICE_KEY, "")
         index = self.device_combo.findData(str(stored)) if stored else -1
-        self.device_combo.setCurrentIndex(index if index >= 0 else max(self.device_combo.findData(best_device()), 0))
+        best = best_device() if torch_threads() is not None else "cpu"  # torch may still be loading
+        self.device_combo.setCurrentIndex(index if index >= 0 else max(self.device_combo.findData(best), 0))
         try:
             threads = int(self.settings.value(THREADS_KEY, 0) or 0)
         except (TypeError, ValueError):
@@ -102,5 +115,8 @@ class DevicePicker(QWidget):
     def _apply(self) -> None:
         self.threads_spin.setSuffix(" thread" if self.threads() == 1 else " threads")
         self.threads_spin.setEnabled(self.device() == "cpu")
+        if torch_threads() is None:  # torch is still loading behind the window: set_devices applies the choice
+            self.device_combo.setToolTip("Where network methods and Deep Image Prior run (listed once torch has loaded)")
+            return
         set_torch_threads(self.threads())
         self.device_combo.setToolTip(f"Where network methods and Deep Image Prior run: {self.summary()}")

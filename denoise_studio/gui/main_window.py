@@ -35,9 +35,10 @@ from denoise_studio.gui.first_use import FirstUseAdvice
 from denoise_studio.gui.folder_runs import FolderRuns
 from denoise_studio.gui.image_viewer import ImageViewer
 from denoise_studio.gui.iterates import Iterates
+from denoise_studio.gui.loading import ImageLoading, MethodLoading
 from denoise_studio.gui.menus import build_menus
 from denoise_studio.gui.method_dock import MethodDock
-from denoise_studio.gui.method_selector import MethodChoice, load_choices
+from denoise_studio.gui.method_selector import MethodChoice, placeholder_choices
 from denoise_studio.gui.metrics_view import MetricsView
 from denoise_studio.gui.qt_compat import install_refcount_guard
 from denoise_studio.gui.results import ResultsPanel
@@ -94,8 +95,9 @@ class MainWindow(QMainWindow):
         # Ask before runs that need much memory or time (off in screenshots and scripted use).
         self.confirm_costly_runs = True
 
-        self.device_picker = DevicePicker(self.settings)  # the device and threads of runs, in the status bar
-        self.choices = choices if choices is not None else load_choices()
+        # The device and threads of runs, in the status bar (the devices follow once torch loaded).
+        self.device_picker = DevicePicker(self.settings, devices=None if choices is not None else ["cpu"])
+        self.choices = choices if choices is not None else placeholder_choices()  # loaded behind the window
         self.exports = Exports(self)
         self.folders = FolderRuns(self)
         self.run_view = RunView(self)
@@ -110,6 +112,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.first_use = FirstUseAdvice(self)  # the weights' noise and a region before a long run, in the Method dock
         self.menu_actions = build_menus(self)
+        self.method_loading, self.image_loading = MethodLoading(self), ImageLoading(self)
+        if choices is None:
+            self.method_loading.start()
         self.viewer.mode_changed.connect(self._on_viewer_mode)
         self._default_state = self.saveState()
         if restore_layout:
@@ -191,7 +196,7 @@ class MainWindow(QMainWindow):
 
     def _build_train_dock(self) -> None:
         """The Train dock (hidden until View → Train): network methods, trained in a TrainWorker."""
-        dock = self.train_dock = TrainDock(self.choices, self._current_noisy, self, busy=self._training_blocked)
+        dock = self.train_dock = TrainDock(self.choices, lambda: self.session.noisy, self, busy=self._training_blocked)
         dock.setFeatures(self.metrics_dock.features())
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tabifyDockWidget(self.results_dock, dock)
@@ -299,18 +304,17 @@ class MainWindow(QMainWindow):
 
     # ================================================================================ images
 
-    def open_image(self, source: str) -> bool:
-        """Load a file or ``sample:NAME`` as the new input; on failure show why and change nothing."""
-        try:
-            data = load_image(source)
-        except UserError as exc:
-            self.show_error(str(exc), "Cannot open the image")
-            return False
-        except Exception as exc:  # noqa: BLE001 - a loader bug must not take the window down
-            self.show_error(f"{source}: cannot open ({type(exc).__name__}: {exc})", "Cannot open the image")
-            return False
+    def open_image(self, source: str, wait: bool = False) -> bool:
+        """Load a file or ``sample:NAME`` as the new input; on failure show why and change nothing.
+
+        A large file is decoded in the background unless ``wait``; True then says it is on its way
+        (``image_loaded`` follows, or an error box) and the old image stays until then."""
+        return self.image_loading.open(source, wait)
+
+    def show_opened(self, data: ImageData, source: str, noise_sigma: float | None = None) -> None:
+        """The decoded image becomes the new input (its σ estimate given when it is known)."""
         self._retire_run()
-        self.session.open(data, source)
+        self.session.open(data, source, noise_sigma)
         self.results.set_store(self.session.results)  # a new image, a new list
         if not source.startswith(SAMPLE_PREFIX):
             self.remember_folder(source)
@@ -321,7 +325,6 @@ class MainWindow(QMainWindow):
         self.metrics_view.clear()
         self.curve.reset()
         self.image_loaded.emit(source)
-        return True
 
     def add_noise(self, model: str = "gaussian", sigma: float = 25.0, seed: int = 0) -> None:
         """Add synthetic noise. The clean image becomes the reference (re-adding replaces the noise)."""
@@ -368,9 +371,6 @@ class MainWindow(QMainWindow):
     def _update_baseline(self) -> None:
         if self.session.noisy is not None:
             self.metrics_view.set_baseline(*self.session.baseline())
-
-    def _current_noisy(self) -> np.ndarray | None:
-        return self.session.noisy
 
     # ================================================================================ viewer
 
@@ -585,6 +585,8 @@ class MainWindow(QMainWindow):
         self.train_dock.cancel_training()
         self.train_dock.wait()
         self.wait_for_retired_runs()
+        self.method_loading.join()
+        self.image_loading.join()
         self.save_settings()
         self.session_keeper.close()
         super().closeEvent(event)

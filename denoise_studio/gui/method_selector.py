@@ -49,6 +49,16 @@ def load_choices(registry: dict[str, MethodEntry] | None = None) -> dict[str, Me
     return choices
 
 
+#: Why a method is greyed out while the registry's modules load behind the window (gui/loading.py).
+LOADING_REASON = "the methods are still loading"
+
+
+def placeholder_choices(registry: dict[str, MethodEntry] | None = None) -> dict[str, MethodChoice]:
+    """Every registered method by name only, greyed out until :func:`load_choices` has run."""
+    return {method_id: MethodChoice(entry, None, LOADING_REASON)
+            for method_id, entry in (registry if registry is not None else REGISTRY).items()}
+
+
 class MethodSelector(QWidget):
     """A tree: family → methods. Emits ``method_selected(id)`` when an available one is chosen."""
 
@@ -65,6 +75,17 @@ class MethodSelector(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._fill()
+        self.tree.currentItemChanged.connect(self._on_current_changed)
+
+    def reload(self) -> None:
+        """List ``self.choices`` afresh (the methods finished loading after the window showed)."""
+        self.tree.clear()
+        self._items.clear()
+        self._fill()
+
+    def _fill(self) -> None:
+        choices = self.choices
         families = list(FAMILIES) + sorted({c.entry.family for c in choices.values()} - set(FAMILIES))
         for family in families:
             members = [c for c in choices.values() if c.entry.family == family]
@@ -88,7 +109,6 @@ class MethodSelector(QWidget):
                 group.addChild(item)
                 self._items[choice.entry.id] = item
             group.setExpanded(True)
-        self.tree.currentItemChanged.connect(self._on_current_changed)
         # Seven rows at least (it scrolls on a small screen, where the curves need the height);
         # every method without scrolling where there is room.
         rows = len(self._items) + self.tree.topLevelItemCount()

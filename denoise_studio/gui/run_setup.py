@@ -24,6 +24,9 @@ HISTORY_BUDGET_MB = 1024
 
 def prepare_run(window: MainWindow, method_id: str | None, params: Params | None) -> tuple[Method[Any], Params] | None:
     """A fresh instance of the method and its parameters; None (with a message) if it cannot run."""
+    if window.method_loading.is_loading():
+        window.statusBar().showMessage("The methods are still loading: Run waits for them.", 5000)
+        return None
     if window.session.noisy is None:
         window.show_error("Open an image first.")
         return None

@@ -144,6 +144,7 @@ class SessionKeeper(QObject):
             self._input = dict(source_info)
             self._reference = (reference, source_info.get("reference"))
             self.window.restore_input(data, noisy, reference, source_info.get("reference_source"), noise)
+            self.window.method_loading.wait()  # the results' parameters are their methods' types
             skipped = self._restore_results(store, record.get("results", []))
         finally:
             self._saving = True

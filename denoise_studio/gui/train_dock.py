@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from denoise_studio.core.network import SELF_SUPERVISED, SUPERVISED
 from denoise_studio.core.noise import NOISE_DESCRIPTIONS, NOISE_MODELS
-from denoise_studio.gui.method_selector import MethodChoice
+from denoise_studio.gui.method_selector import LOADING_REASON, MethodChoice
 from denoise_studio.gui.worker import TrainUpdate, TrainWorker
 
 #: The data choices (combo box data): the image in the window, or a folder.
@@ -110,7 +110,7 @@ class TrainDock(QDockWidget):
     ) -> None:
         super().__init__("Train", parent)
         self.setObjectName("train_dock")
-        self.choices = network_choices(choices)
+        self.choices: dict[str, MethodChoice] = {}  # the network methods (set_choices)
         self.current_image = current_image
         self.busy = busy  # a reason not to start now (a method run in progress), or None
         self.worker: TrainWorker | None = None
@@ -145,17 +145,27 @@ class TrainDock(QDockWidget):
         outer.addWidget(self.where)
         outer.addStretch(1)
         self.setWidget(body)
+        self.set_choices(choices)
+
+    def set_choices(self, choices: dict[str, MethodChoice]) -> None:
+        """List the network methods among ``choices`` (again once they have loaded behind the window)."""
+        self.choices = network_choices(choices)
+        self.method_combo.blockSignals(True)
+        self.method_combo.clear()
+        for method_id, choice in self.choices.items():
+            self.method_combo.addItem(choice.entry.title, method_id)
+        self.method_combo.blockSignals(False)
         self._set_running(False)
         if self.method_combo.count():
+            self.status.setText("")
             self._on_method_changed(self.method_combo.currentIndex())
+        elif any(choice.reason == LOADING_REASON for choice in choices.values()):
+            self.status.setText("The methods are still loading…")
         else:
             self.status.setText("No network method is installed.")
-            self.start_button.setEnabled(False)
 
     def _add_method_rows(self, form: QFormLayout) -> None:
         self.method_combo = QComboBox()
-        for method_id, choice in self.choices.items():
-            self.method_combo.addItem(choice.entry.title, method_id)
         self.method_combo.setToolTip("The network method to train (weights go to its weights list)")
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
         form.addRow("Method", self.method_combo)

@@ -1,4 +1,4 @@
-"""Run a method in a QThread: the only module of the project that touches QThread.
+"""Run a method (or a loading job) in a QThread: the only module of the project that touches QThread.
 
 The method is a plain generator (``Method.run``); the worker pulls snapshots from it in its own
 thread, computes the metrics there (PSNR, SSIM, the difference heatmap: the UI thread only
@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -559,6 +560,38 @@ class BatchWorker(_ThreadWorker):
             self.returned.emit(outcomes)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             self.errored.emit(f"Apply to folder failed: {exc}\n\n{traceback.format_exc()}")
+        finally:
+            self._done.set()
+            self.finished.emit()
+
+
+# ============================================================================== loading
+
+
+class CallWorker(_ThreadWorker):
+    """Call ``job()`` once in a worker thread (start-up loading, decoding a large image).
+
+    Signals: ``returned(object)`` what it returned, or ``failed(object)`` the exception it raised
+    (the receiver words it for the user); then ``finished()``, always last, exactly once.
+    """
+
+    returned = Signal(object)
+    failed = Signal(object)
+    finished = Signal()
+
+    def __init__(self, job: Callable[[], Any], name: str) -> None:
+        super().__init__()
+        self.job, self.name = job, name
+
+    def start(self) -> None:
+        self._start_thread(self.name)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.returned.emit(self.job())
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the UI thread
+            self.failed.emit(exc)
         finally:
             self._done.set()
             self.finished.emit()
