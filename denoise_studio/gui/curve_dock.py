@@ -11,8 +11,8 @@ outside the data. Moving the mouse over a plot draws a crosshair and reads the i
 every series' value there; the wheel and a drag zoom and pan the iteration axis only (the value
 axis follows what is in view), a double-click shows everything again. Events (``guard``,
 ``es-wmv``, ...) are labelled vertical markers ("ES-EMV suggests 837"); :meth:`set_cursor`
-marks the iterate on view. The Stop button ends the run early and keeps its result; Pause holds
-it. Method-specific controls are added with :meth:`add_control` and :meth:`add_row`; clicking a
+marks the iterate on view. Pause holds the run (Stop and Cancel are the status bar's, the same
+for every job). Method-specific controls are added with :meth:`add_control` and :meth:`add_row`; clicking a
 plot emits ``step_clicked``. With nothing to plot the panel folds to one line
 (:meth:`set_expected`), and :class:`CurveDock` gives the room back to the image.
 """
@@ -78,19 +78,16 @@ class _Canvas(pg.GraphicsLayoutWidget):
 
 
 class CurvePanel(QWidget):
-    """Live curves with a Stop button and room for method-specific controls.
+    """Live curves with a Pause button and room for method-specific controls.
 
     Signals
     -------
-    stop_requested()
-        End the run early, keep the result.
     pause_toggled(bool)
         True: pause; False: resume.
     step_clicked(int)
         The user clicked a plot at this iteration.
     """
 
-    stop_requested = Signal()
     pause_toggled = Signal(bool)
     step_clicked = Signal(int)
 
@@ -172,9 +169,6 @@ class CurvePanel(QWidget):
         return right
 
     def _build_controls(self) -> None:
-        self.stop_button = QPushButton("■ Stop")
-        self.stop_button.setToolTip("End the run now and keep its result")
-        self.stop_button.clicked.connect(self._on_stop)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Pause / resume the run")
@@ -187,14 +181,14 @@ class CurvePanel(QWidget):
         self.status.setStyleSheet("color: #9aa4b2;")
         self.status.setMinimumWidth(40)
         self.controls = QHBoxLayout()
-        for widget in (self.stop_button, self.pause_button, self.fit_button):
+        for widget in (self.pause_button, self.fit_button):
             self.controls.addWidget(widget)
         self.controls.addWidget(self.status, 1)
 
     # -- extension points -----------------------------------------------------------------------
 
     def add_control(self, widget: QWidget) -> None:
-        """Add a widget to the control row, after Stop, Pause and Show all."""
+        """Add a widget to the control row, after Pause and Show all."""
         self.controls.insertWidget(self.controls.count() - 1, widget)
 
     def add_row(self, widget: QWidget) -> None:
@@ -332,7 +326,6 @@ class CurvePanel(QWidget):
     # -- state ----------------------------------------------------------------------------------
 
     def set_running(self, running: bool, stoppable: bool = True) -> None:
-        self.stop_button.setEnabled(running and stoppable)
         self.pause_button.setEnabled(running and stoppable)
         if not running:
             self.pause_button.blockSignals(True)
@@ -401,10 +394,6 @@ class CurvePanel(QWidget):
     def _sync_right(self) -> None:
         self.right.setGeometry(self.loss_plot.vb.sceneBoundingRect())
         self.right.linkedViewChanged(self.loss_plot.vb, self.right.XAxis)
-
-    @Slot()
-    def _on_stop(self) -> None:
-        self.stop_requested.emit()
 
     @Slot(bool)
     def _on_pause(self, paused: bool) -> None:

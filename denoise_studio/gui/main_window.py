@@ -184,7 +184,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.curve_dock)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)  # metrics: full height
         self.curve = self.curve_dock.panel
-        self.curve.stop_button.hide()  # one Stop for every job: the status bar's (run_view.job_buttons)
         self.curve.pause_toggled.connect(self._on_pause_toggled)
         self.time_machine = TimeMachine()
         self.curve.step_clicked.connect(self.time_machine.go_to)
