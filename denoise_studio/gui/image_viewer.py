@@ -90,6 +90,7 @@ class ImageViewer(QWidget):
         self._region: tuple[int, int, int, int] | None = None
         self._roi_hidden = False
         self.colour_profile: bytes | None = None  # the input's ICC profile, applied to what is painted
+        self._ahead: tuple[np.ndarray, np.ndarray] | None = None  # an image and its display pixels (paint_ahead)
         self.alpha: np.ndarray | None = None  # the input's alpha: transparent areas painted over checks
         self._at_fit = True  # the view was fitted and not zoomed or panned since: it refits on a new layout
 
@@ -162,17 +163,26 @@ class ImageViewer(QWidget):
 
     def set_images(self, images: list[tuple[str, np.ndarray]]) -> None:
         """Show these labelled images (the first two are A and B). Keeps zoom if sizes match."""
-        self._layers = [Layer(label, image, to_display(image, self.colour_profile, self.alpha)) for label, image in images]
+        self._layers = [Layer(label, image, self._painted(image)) for label, image in images]
         self._refresh()
 
     def set_image(self, index: int, label: str, image: np.ndarray) -> None:
         """Replace (or append) image ``index``, keeping zoom and pan: for live updates."""
-        layer = Layer(label, image, to_display(image, self.colour_profile, self.alpha))
+        layer = Layer(label, image, self._painted(image))
         if index < len(self._layers):
             self._layers[index] = layer
         else:
             self._layers.append(layer)
         self._refresh()
+
+    def paint_ahead(self, image: np.ndarray, painted: np.ndarray) -> None:
+        """``to_display`` of ``image``, made already (in a worker thread, for a large image)."""
+        self._ahead = (image, painted)
+
+    def _painted(self, image: np.ndarray) -> np.ndarray:
+        if self._ahead is not None and self._ahead[0] is image:
+            return self._ahead[1]
+        return to_display(image, self.colour_profile, self.alpha)
 
     def paint_like(self, data: ImageData | None) -> None:
         """Paint the next images as the input is seen: in its colour profile, its transparent

@@ -6,9 +6,10 @@ with them) in a worker thread and pays torch's lazy start-up there (``warm_up``)
 the method list and the Train dock and enables Run. Until then Run is disabled and says why, and
 no run can start (``run_setup.prepare_run``).
 
-Images: a file of more than :data:`LARGE_IMAGE_PIXELS` pixels is decoded, and its noise σ
-estimated, in a worker thread by :class:`ImageLoading`; the window keeps the old image, with
-"Loading NAME…" in the status bar, until the new one arrives. Smaller images open at once.
+Images: a file of more than :data:`LARGE_IMAGE_PIXELS` pixels is decoded, its noise σ estimated
+and its display pixels made in a worker thread by :class:`ImageLoading`; the window keeps the old
+image, with "Loading NAME…" in the status bar, until the new one arrives. Smaller images open at
+once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImageReader
 
@@ -27,6 +29,7 @@ from denoise_studio.core.errors import UserError
 from denoise_studio.core.image import SAMPLE_PREFIX, ImageData, load_image
 from denoise_studio.core.metrics import estimate_noise_sigma
 from denoise_studio.gui.method_selector import MethodChoice, load_choices
+from denoise_studio.gui.viewer_panes import to_display
 from denoise_studio.gui.worker import CallWorker
 
 if TYPE_CHECKING:
@@ -64,10 +67,20 @@ def open_error(source: str, exc: BaseException) -> str:
     return f"{source}: cannot open ({type(exc).__name__}: {exc})"  # a loader bug must not take the window down
 
 
-def decode_image(source: str) -> tuple[ImageData, float]:
-    """In a worker thread: the image and its estimated noise σ (both take seconds on 48 megapixels)."""
+@dataclass
+class DecodedImage:
+    """What an image's loading thread hands the window: each part takes seconds on 48 megapixels."""
+
+    data: ImageData
+    sigma: float  # its estimated noise σ (the Metrics dock's baseline)
+    painted: np.ndarray  # the pixels the viewer paints (``to_display``)
+
+
+def decode_image(source: str) -> DecodedImage:
+    """In a worker thread: the image, its noise σ and its display pixels."""
     data = load_image(source)
-    return data, estimate_noise_sigma(data.pixels)
+    painted = to_display(data.pixels, data.metadata.get("icc_profile"), data.alpha)
+    return DecodedImage(data, estimate_noise_sigma(data.pixels), painted)
 
 
 @dataclass
@@ -263,14 +276,14 @@ class ImageLoading(QObject):
         self._workers.clear()
 
     @Slot(object)
-    def _on_returned(self, decoded: tuple[ImageData, float]) -> None:
+    def _on_returned(self, decoded: DecodedImage) -> None:
         source = self.source
         if self.sender() is not self._current or source is None:
             return  # a newer image was asked for meanwhile
         self.source = self._current = None
-        data, sigma = decoded
         self.window.statusBar().clearMessage()
-        self.window.show_opened(data, source, noise_sigma=sigma)
+        self.window.viewer.paint_ahead(decoded.data.pixels, decoded.painted)
+        self.window.show_opened(decoded.data, source, noise_sigma=decoded.sigma)
 
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:

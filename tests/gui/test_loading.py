@@ -113,6 +113,7 @@ def test_a_large_image_loads_in_the_background(qtbot, window, tmp_path: Path) ->
     assert len(ticks) >= 3  # the window answered while the image was decoded
     assert arrived == [str(big)] and window.source == str(big)
     assert window.noisy is not None and window.noisy.shape == (2000, 3000, 3)
+    assert window.viewer.images()[0][1] is window.noisy
     assert not window.image_loading.is_loading()
 
 
