@@ -209,12 +209,8 @@ class MainWindow(QMainWindow):
         dock.training_failed.connect(view.on_training_failed)
 
     def _connect_runs(self) -> None:
-        view = self.run_view
-        self.runs.yielded.connect(view.on_yielded)
-        self.runs.returned.connect(view.on_returned)
-        self.runs.errored.connect(view.on_errored)
-        self.runs.aborted.connect(view.on_aborted)
-        self.runs.finished.connect(view.on_finished)
+        for name in ("yielded", "returned", "estimated", "errored", "aborted", "finished"):
+            getattr(self.runs, name).connect(getattr(self.run_view, f"on_{name}"))
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

@@ -106,6 +106,11 @@ class MetricsView(QWidget):
         self.psnr_label.setText(_fmt(psnr, " dB"))
         self.ssim_label.setText(_fmt(ssim, "", 4))
 
+    def set_estimating(self) -> None:
+        """The result is shown; its estimate is being computed (two more runs of the method)."""
+        self.estimate_label.setText("estimating…")
+        self.estimate_label.setToolTip("Two more runs of the method on the input plus a small probe (Monte-Carlo SURE)")
+
     def set_estimate(self, estimate: QualityEstimate | None) -> None:
         """The estimated PSNR with its spread, or "—" with the reason (or none yet) in the tooltip."""
         self.estimate_label.setText(estimate.text() if estimate is not None else "—")

@@ -123,6 +123,15 @@ class ResultsPanel(QWidget):
         self.list.addItem(item)
         return item
 
+    def refresh(self, entry_id: int) -> None:
+        """Redraw an entry's text and tooltip (its estimate arrived after it was added)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(_ID_ROLE) == entry_id:
+                entry = self.entries[entry_id]
+                item.setText(entry.summary())
+                item.setToolTip(self._tooltip(entry))
+
     @Slot()
     def sort_by_estimate(self) -> None:
         """Order the list by estimated PSNR, highest first; results without one go last, in their order."""

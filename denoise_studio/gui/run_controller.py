@@ -26,7 +26,7 @@ class RunController(QObject):
 
     Signals (of the current run only; a retired run's late signals are dropped)
     -------
-    yielded(RunUpdate), returned(Result), errored(str), aborted()
+    yielded(RunUpdate), returned(Result), estimated(QualityEstimate), errored(str), aborted()
         As the worker's.
     finished()
         The current run's thread has ended; :attr:`worker` is ``None`` again.
@@ -34,6 +34,7 @@ class RunController(QObject):
 
     yielded = Signal(object)
     returned = Signal(object)
+    estimated = Signal(object)
     errored = Signal(str)
     aborted = Signal()
     finished = Signal()
@@ -82,6 +83,7 @@ class RunController(QObject):
                               estimate=True, noise=noise, source=source)
         worker.yielded.connect(self._on_yielded)
         worker.returned.connect(self._on_returned)
+        worker.estimated.connect(self._on_estimated)
         worker.errored.connect(self._on_errored)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
@@ -135,7 +137,7 @@ class RunController(QObject):
             return False
         worker.cancel()
         for signal, slot in ((worker.yielded, self._on_yielded), (worker.returned, self._on_returned),
-                             (worker.errored, self._on_errored), (worker.aborted, self._on_aborted),
+                             (worker.estimated, self._on_estimated), (worker.errored, self._on_errored), (worker.aborted, self._on_aborted),
                              (worker.finished, self._on_finished)):
             signal.disconnect(slot)
         worker.finished.connect(self._on_retired_finished)
@@ -160,6 +162,11 @@ class RunController(QObject):
     def _on_returned(self, result: Result) -> None:
         if self.sender() is self.worker:
             self.returned.emit(result)
+
+    @Slot(object)
+    def _on_estimated(self, estimate: object) -> None:
+        if self.sender() is self.worker:
+            self.estimated.emit(estimate)
 
     @Slot(str)
     def _on_errored(self, message: str) -> None:

@@ -16,7 +16,9 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar
 
 from denoise_studio.core.params import Params
+from denoise_studio.core.quality import QualityEstimate
 from denoise_studio.core.result import HEATMAP_ERROR, HEATMAP_REMOVED, Result, measure
+from denoise_studio.gui.compare import result_key
 from denoise_studio.gui.dialogs import format_seconds
 from denoise_studio.gui.job_buttons import FOLDER_RUN, ITERATIVE_RUN, ONE_SHOT_RUN, TRAINING, JobButtons, JobEnds
 from denoise_studio.gui.worker import RunUpdate, TrainUpdate
@@ -32,6 +34,7 @@ class RunView(QObject):
         super().__init__(window)
         self.window = window
         self.title = ""
+        self._estimating: int | None = None  # the result whose estimate the current worker computes
         self.batch_total = 0
         self.last_summary = ""
         self.progress = QProgressBar()
@@ -150,6 +153,23 @@ class RunView(QObject):
         figures = f", PSNR {result.psnr:.2f} dB" if result.psnr is not None else ""
         early = " (stopped early)" if result.stopped_early else ""
         window.add_result(result, f"{result.method_title} done in {result.elapsed:.1f} s{early}{figures}")
+        # The estimate without a reference follows from the same worker (two more runs).
+        self._estimating = result.id
+        window.metrics_view.set_estimating()
+
+    @Slot(object)
+    def on_estimated(self, estimate: QualityEstimate) -> None:
+        """The PSNR of the run's result estimated without a reference, which came after the result."""
+        window = self.window
+        result = window.results.entries.get(self._estimating) if self._estimating is not None else None
+        self._estimating = None
+        if result is None:  # removed, or another image's list meanwhile
+            return
+        result.estimate = estimate
+        window.results.refresh(result.id)
+        if window.compare_state.b_key == result_key(result.id):
+            window.metrics_view.set_estimate(estimate)
+        window.session_keeper.save()
 
     def _apply_keep_choice(self, result: Result) -> None:
         """If the user chose another output to keep than the run's parameter, swap it in (the method decides how)."""
@@ -179,6 +199,9 @@ class RunView(QObject):
         window = self.window
         window.time_machine.refresh()
         self.set_running(False)
+        if self._estimating is not None:  # the estimate was cancelled, or the run failed before it
+            self._estimating = None
+            window.metrics_view.set_estimate(None)
         window.curve.set_status(window.curve.status.text().replace("running…", "done"))
         window.run_finished.emit()
 

@@ -149,9 +149,11 @@ class MethodWorker(_ThreadWorker):
     yielded(RunUpdate)
         Throttled progress: batched curve points and the newest image with its metrics.
     returned(Result)
-        The final result, measured; also after an early stop (:meth:`stop`). With ``estimate``,
-        its PSNR estimated without a reference (``core/quality.py``: two more runs of the
-        method, here in the worker, before ``returned``) is in ``Result.estimate``.
+        The final result, measured; also after an early stop (:meth:`stop`).
+    estimated(QualityEstimate)
+        With ``estimate``, after ``returned``: the result's PSNR estimated without a reference
+        (``core/quality.py``: two more runs of the method, here in the worker). The result is
+        shown first; :meth:`stop` during these runs skips them, :meth:`cancel` drops the estimate.
     errored(str)
         A message (first line: what happened; then the traceback for a bug).
     aborted()
@@ -162,6 +164,7 @@ class MethodWorker(_ThreadWorker):
 
     yielded = Signal(object)
     returned = Signal(object)
+    estimated = Signal(object)
     errored = Signal(str)
     aborted = Signal()
     finished = Signal()
@@ -265,12 +268,11 @@ class MethodWorker(_ThreadWorker):
             if pending:
                 self.yielded.emit(RunUpdate(final.step, final.total, elapsed, points=pending))
             result = self._result(final, elapsed, sigma_noisy)
-            if self._estimate:
-                result.estimate = self._estimate_quality(result.image, final, elapsed)
-                if self._cancelled.is_set():
-                    self.aborted.emit()
-                    return
             self.returned.emit(result)
+            if self._estimate:
+                estimate = self._estimate_quality(result.image, final, elapsed)
+                if not self._cancelled.is_set():
+                    self.estimated.emit(estimate)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             if self._cancelled.is_set():
                 self.aborted.emit()

@@ -91,14 +91,17 @@ def test_the_probe_runs_happen_in_the_worker_thread(qtbot) -> None:  # type: ign
     noisy = add_noise(np.full((48, 40, 3), 0.5, np.float32), "gaussian", 10.0, 1, clip=False)
     method = ThreadRecorder()
     worker = MethodWorker(method, noisy, HalfParams(), estimate=True, noise={"model": "gaussian", "sigma": 10.0})
-    results = []
-    worker.returned.connect(results.append)  # test-only recorder
+    order: list[str] = []
+    estimates = []
+    worker.returned.connect(lambda result: order.append("returned"))  # test-only recorders
+    worker.estimated.connect(lambda estimate: (order.append("estimated"), estimates.append(estimate)))
     with qtbot.waitSignal(worker.finished, timeout=10_000):
         worker.start()
     qtbot.waitUntil(lambda: not worker.is_running(), timeout=5000)
     qtbot.wait(20)
     assert len(method.threads) == 3 and threading.get_ident() not in method.threads  # the run and two probes
-    estimate = results[0].estimate
+    assert order == ["returned", "estimated"]  # the result is shown before its two probe runs
+    estimate = estimates[0]
     # f(y) = y/2 has divergence N/2: SURE = ‖y/2‖²/N − σ² + σ², exactly the identity below
     assert estimate.valid and estimate.mse == pytest.approx(float(np.mean((noisy.astype(np.float64) / 2) ** 2)), rel=0.02)
 
