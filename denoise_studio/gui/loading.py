@@ -145,10 +145,11 @@ class MethodLoading(QObject):
         window = self.window
         self._pending = True
         window.method_dock.method_title.setText("Loading methods…")
+        window.method_dock.method_description.setText("torch and the method modules load behind the window; Run is ready when they are.")
+        window.method_dock.method_description.setVisible(True)
         window.run_button.setEnabled(False)
         window.run_button.setToolTip(LOADING_TOOLTIP)
         window.run_action.setEnabled(False)
-        window.statusBar().showMessage("Loading torch and the methods…")
         window.installEventFilter(self)
         self._start_timer.start(LATEST_START_MS)
 
@@ -164,6 +165,8 @@ class MethodLoading(QObject):
         self.window.removeEventFilter(self)
         if self.worker is not None or not self._pending:
             return
+        # Now, not before the window is visible: the status bar hides its image label only then.
+        self.window.statusBar().showMessage("Loading torch and the methods…")
         worker = self.worker = CallWorker(load_methods, "load-methods")
         worker.returned.connect(self._on_returned)
         worker.failed.connect(self._on_failed)
@@ -206,6 +209,7 @@ class MethodLoading(QObject):
         window.method_dock.selector.reload()
         window.train_dock.set_choices(window.choices)
         window.method_dock.method_title.setText("")
+        window.method_dock.method_description.setText("")
         window.run_button.setToolTip(self._run_tooltip)
         window.run_view.set_running(False)
         window.method_dock.select_initial()
