@@ -40,6 +40,12 @@ def suggestion_key(rule: str) -> str:
     return f"suggested_iteration_{rule.removeprefix('es-')}"
 
 
+def suggestion_event(rule: str) -> str:
+    """The event marking the iteration ``rule`` suggests (drawn where the suggestion lies, not
+    where the rule fired, which is up to its patience later)."""
+    return f"{rule}-suggestion"
+
+
 def is_variance(name: str) -> bool:
     """Whether a curve is a stopping rule's variance (plotted on its own axis)."""
     return name.startswith("variance")

@@ -16,11 +16,17 @@ from denoise_studio.core import curves
 PALETTE = ("#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2", "#ffffff")
 STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
 
-EVENT_COLOURS = {curves.EVENT_GUARD: "#ff5555", curves.ES_WMV: "#f0e442", curves.ES_EMV: "#e69f00", curves.EVENT_STOP: "#ffffff"}
+EVENT_COLOURS = {
+    curves.EVENT_GUARD: "#ff5555", curves.EVENT_STOP: "#ffffff",
+    curves.ES_WMV: "#f0e442", curves.ES_EMV: "#e69f00",
+    curves.suggestion_event(curves.ES_WMV): "#f0e442", curves.suggestion_event(curves.ES_EMV): "#e69f00",
+}
 EVENT_NAMES = {
     curves.EVENT_GUARD: "guard rollback",
-    curves.ES_WMV: "ES-WMV suggests",
-    curves.ES_EMV: "ES-EMV suggests",
+    curves.ES_WMV: "ES-WMV fired at",
+    curves.ES_EMV: "ES-EMV fired at",
+    curves.suggestion_event(curves.ES_WMV): "ES-WMV suggests",
+    curves.suggestion_event(curves.ES_EMV): "ES-EMV suggests",
     curves.EVENT_STOP: "stopped",
 }
 CURSOR_COLOUR = "#ffcc33"

@@ -141,6 +141,16 @@ class _ThreadWorker(QObject):
         raise NotImplementedError
 
 
+def _suggestions(snap: Snapshot) -> list[CurvePoint]:
+    """A stopping rule that fired reports the iteration it suggests: a point marking that iteration."""
+    marks = []
+    for rule in curves.RULES:
+        suggested = snap.info.get(curves.suggestion_key(rule)) if rule in snap.events else None
+        if suggested is not None:
+            marks.append(CurvePoint(step=int(suggested), events=(curves.suggestion_event(rule),)))
+    return marks
+
+
 class MethodWorker(_ThreadWorker):
     """Drive ``method.run(noisy, params, ctx)`` in a worker thread.
 
@@ -250,6 +260,9 @@ class MethodWorker(_ThreadWorker):
                 if point.loss is not None or point.scalars or point.events:
                     pending.append(point)
                     self.points.append(point)
+                for suggestion in _suggestions(snap):
+                    pending.append(suggestion)
+                    self.points.append(suggestion)
                 if snap.final:
                     final = snap
                     break

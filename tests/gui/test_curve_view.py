@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +12,13 @@ from PySide6.QtCore import QPointF
 
 from denoise_studio.core import curves
 from denoise_studio.core.image import load_image
+from denoise_studio.core.method import Method, RunContext, Snapshot
+from denoise_studio.core.params import Params
 from denoise_studio.core.result import CurvePoint
 from denoise_studio.gui import curve_style
 from denoise_studio.gui.curve_dock import CurvePanel
 from denoise_studio.gui.curve_figure import render_figure
+from denoise_studio.gui.worker import MethodWorker
 
 
 def _dip_like_points(n: int = 200) -> list[CurvePoint]:
@@ -26,6 +31,8 @@ def _dip_like_points(n: int = 200) -> list[CurvePoint]:
             curves.PSNR_NOISY: 18 + step / 100, curves.PSNR_NOISY_AVG: 18 + step / 110,
             curves.VARIANCE_EMV: 0.01 / step,
         }, events=(curves.ES_EMV,) if step == 120 else ()))
+    if n >= 120:  # the worker adds the iteration the rule suggests when the rule fires
+        points.append(CurvePoint(step=95, events=(curves.suggestion_event(curves.ES_EMV),)))
     return points
 
 
@@ -98,7 +105,7 @@ def test_wheel_and_drag_zoom_the_iteration_axis_only(panel, qtbot) -> None:
 
 def test_stop_rule_suggestions_are_labelled_markers(panel) -> None:
     labels = [m.label.format for m in panel._markers if getattr(m, "label", None) is not None]
-    assert labels == ["ES-EMV suggests 120"]
+    assert labels == ["ES-EMV fired at 120", "ES-EMV suggests 95"]
     panel.set_cursor(150)
     assert [line.value() for line in panel._cursor] == [150, 150]
     assert "on view 150" in [line.label.format for line in panel._cursor if getattr(line, "label", None) is not None]
@@ -150,3 +157,32 @@ def test_the_curve_dock_takes_room_for_an_iterative_method_and_gives_it_back(win
     opened = window.curve_dock.height()
     assert folded < 110 and opened >= 280
     assert window.height() == 768 and window.width() == 1366
+
+
+@dataclass(frozen=True)
+class _RuleParams(Params):
+    pass
+
+
+class _RuleFires(Method[_RuleParams]):
+    """Three steps; at the third ES-EMV fires and suggests iteration 2, as Deep Image Prior reports it."""
+
+    id, title, family, Params = "rule", "Rule", "Deep Image Prior", _RuleParams
+    iterative = True
+
+    def run(self, noisy: np.ndarray, params: _RuleParams, ctx: RunContext) -> Iterator[Snapshot]:
+        for step in (1, 2):
+            yield Snapshot(step, 3, image=noisy, loss=1.0 / step)
+        yield Snapshot(3, 3, image=noisy, loss=0.3, events=(curves.ES_EMV,),
+                       info={curves.suggestion_key(curves.ES_EMV): 2, curves.suggestion_key(curves.ES_WMV): 1})
+        yield Snapshot(3, 3, image=noisy, final=True)
+
+
+def test_the_worker_marks_the_iteration_a_firing_rule_suggests(qtbot) -> None:
+    worker = MethodWorker(_RuleFires(), np.full((16, 16, 3), 0.5, np.float32), _RuleParams())
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        worker.start()
+    qtbot.waitUntil(lambda: not worker.is_running(), timeout=5000)
+    marks = [(p.step, p.events) for p in worker.points if p.events]
+    # ES-EMV fired at 3 and suggested 2; ES-WMV did not fire, so its suggestion is not drawn.
+    assert marks == [(3, (curves.ES_EMV,)), (2, (curves.suggestion_event(curves.ES_EMV),))]
