@@ -1,4 +1,9 @@
-"""``denoise-studio methods [--json] [--family F]``: every method, its family and its parameters."""
+"""``denoise-studio methods [--json] [--family F]``: every method, its family and its parameters.
+
+``methods import FILE [--name NAME] [--licence TEXT]`` imports a model file of a public
+architecture as the method ``imported:NAME`` (``methods/imported.py``); ``methods remove ID``
+takes it out again.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,13 @@ from denoise_studio.core.errors import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a listing")
     parser.add_argument("--family", help="only the methods of this family (Classical, 'Deep Image Prior', ...)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    add = actions.add_parser("import", help="import a .pth, .pt, .ckpt or .safetensors denoiser of a known architecture (needs spandrel)")
+    add.add_argument("file", help="the model file (only read; a copy goes into the user data folder)")
+    add.add_argument("--name", help="the model's name, used as the method id imported:NAME (default: the file's name)")
+    add.add_argument("--licence", default="", help="the model's licence, written into its card (it can be filled in later)")
+    remove = actions.add_parser("remove", help="take an imported model out (its copy and card are deleted)")
+    remove.add_argument("id", help="the method id, imported:NAME (or NAME)")
 
 
 def describe(entry: Any) -> dict[str, Any]:
@@ -35,6 +47,10 @@ def describe(entry: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from denoise_studio.methods import REGISTRY
 
+    action = getattr(args, "action", None)
+    if action is not None:
+        return _run_action(args, action)
+
     entries = [e for e in REGISTRY.values() if args.family is None or e.family.lower() == args.family.lower()]
     if args.family is not None and not entries:
         families = sorted({e.family for e in REGISTRY.values()})
@@ -52,6 +68,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {item['id']:<16} {item['title']}{flag}")
         for spec in item["params"]:
             print(f"      {_describe_spec(spec)}")
+    return 0
+
+
+def _run_action(args: argparse.Namespace, action: str) -> int:
+    from denoise_studio.methods import import_model, remove_model
+
+    if action == "import":
+        entry = import_model(args.file, args.name, args.licence)
+        card = getattr(entry, "card", None)
+        print(f"imported {args.file} as {entry.id}")
+        if card is not None:
+            print("  " + card.summary().replace("\n", "\n  "))
+        print(f"  run it with: denoise-studio denoise IMAGE -m {entry.id} -o OUT.png")
+        return 0
+    remove_model(args.id)
+    print(f"removed {args.id}")
     return 0
 
 

@@ -68,7 +68,54 @@ def _build(entries: tuple[MethodEntry, ...]) -> dict[str, MethodEntry]:
     return registry
 
 
-REGISTRY: dict[str, MethodEntry] = _build(_ENTRIES)
+@dataclass(frozen=True)
+class ImportedEntry(MethodEntry):
+    """A model imported with ``methods import`` (id ``imported:NAME``): its class is made from its card."""
+
+    card: Any = None  # core.imported_models.ImportedCard
+
+    def load(self) -> type[Method[Any]]:
+        from denoise_studio.methods.imported import method_class
+
+        return method_class(self.card)
+
+
+def _imported_entries() -> tuple[MethodEntry, ...]:
+    """The models in the imported folder (reading their JSON cards only: no torch, no spandrel)."""
+    from denoise_studio.core.imported_models import FAMILY, list_imported
+
+    try:
+        models = list_imported()
+    except OSError:  # an unreadable user data folder hides the imported models, not the others
+        return ()
+    return tuple(ImportedEntry(m.card.method_id, m.card.title, FAMILY, "imported:ImportedModel", m.card) for m in models)
+
+
+REGISTRY: dict[str, MethodEntry] = _build(_ENTRIES + _imported_entries())
+
+
+def refresh_imported() -> None:
+    """Scan the imported folder again (after an import or a removal, or a change of data folder)."""
+    for method_id in [k for k, entry in REGISTRY.items() if isinstance(entry, ImportedEntry)]:
+        del REGISTRY[method_id]
+    REGISTRY.update(_build(_imported_entries()))
+
+
+def import_model(path: str, name: str | None = None, licence: str = "") -> MethodEntry:
+    """Import a model file (see ``methods/imported.py``) and return its new registry entry."""
+    from denoise_studio.methods._common.spandrel_models import import_model_file
+
+    card = import_model_file(path, name, licence)
+    refresh_imported()
+    return get_entry(card.method_id)
+
+
+def remove_model(method_id: str) -> None:
+    """Take an imported model out: its copy and card are deleted."""
+    from denoise_studio.core.imported_models import remove_imported
+
+    remove_imported(method_id)
+    refresh_imported()
 
 
 class UnknownMethodError(UserError, KeyError):
@@ -80,6 +127,8 @@ class UnknownMethodError(UserError, KeyError):
 
 def get_entry(method_id: str) -> MethodEntry:
     """The registry entry of ``method_id``; :class:`UnknownMethodError` lists the known ids."""
+    if method_id not in REGISTRY and method_id.startswith("imported:"):
+        refresh_imported()  # imported since this process started
     try:
         return REGISTRY[method_id]
     except KeyError:
