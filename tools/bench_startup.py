@@ -11,9 +11,11 @@ launch:
 
 and the largest gap between 10 ms timer ticks from *answering* to *methods* (how well the window
 answers while torch and the methods load behind it). ``--screenshot`` times the issue's whole
-command instead: ``gui sample:astronaut --noise-sigma 25 --screenshot OUT.png``.
+command instead: ``gui sample:astronaut --noise-sigma 25 --screenshot OUT.png``. ``--open FILE``
+opens FILE in a window (no methods) and reports when ``open_image`` returned, when the image
+arrived and the largest gap between 10 ms ticks meanwhile, up to a second after it arrived.
 
-    taskset -c 0 python3 tools/bench_startup.py [--runs 3] [--screenshot] [--markdown]
+    taskset -c 0 python3 tools/bench_startup.py [--runs 3] [--screenshot | --open FILE] [--markdown]
 """
 
 from __future__ import annotations
@@ -130,12 +132,53 @@ def time_screenshot() -> float:
         return time.perf_counter() - start
 
 
+def time_open(path: str) -> dict[str, float]:
+    """Open ``path`` in a window of this process: seconds to return and to arrive, largest tick gap in ms."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings, QTimer
+
+    from denoise_studio.gui.application import create_application
+    from denoise_studio.gui.main_window import MainWindow
+
+    app = create_application(offscreen=True)
+    with tempfile.TemporaryDirectory(prefix="denoise-studio-open-") as folder:
+        window = MainWindow(settings=QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat),
+                            choices={}, restore_layout=False)
+        window.resize(1200, 800)
+        window.show()
+        app.processEvents()
+        arrived: list[float] = []
+        window.image_loaded.connect(lambda _source: arrived.append(time.perf_counter()))
+        ticks = [time.perf_counter()]
+        ticker = QTimer()
+        ticker.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        ticker.start(10)
+        start = time.perf_counter()
+        window.open_image(path)
+        returned = time.perf_counter() - start
+        while not arrived or time.perf_counter() < arrived[0] + 1.0:
+            app.processEvents()
+            time.sleep(0.002)
+            if time.perf_counter() - start > TIMEOUT_S:
+                raise SystemExit(f"{path} did not arrive within {TIMEOUT_S:g} s: {window.last_error}")
+        ticker.stop()
+        window.close()
+    gap = max(b - a for a, b in zip(ticks, ticks[1:]))
+    return {"returned": returned, "arrived": arrived[0] - start, "gap_ms": gap * 1000}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 tools/bench_startup.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="launches; the median is reported (default 3)")
     parser.add_argument("--screenshot", action="store_true", help="time the issue's --screenshot command instead")
+    parser.add_argument("--open", metavar="FILE", help="time opening FILE in a window instead")
     parser.add_argument("--markdown", action="store_true", help="one table row for docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.open:
+        opened = time_open(args.open)
+        print(f"open_image returned after {opened['returned']:.3f} s; the image arrived after {opened['arrived']:.2f} s; "
+              f"largest gap between 10 ms ticks {opened['gap_ms']:.0f} ms")
+        return 0
     if args.screenshot:
         totals = [time_screenshot() for _ in range(args.runs)]
         print(f"screenshot command: {', '.join(f'{t:.2f}' for t in totals)} s; median {statistics.median(totals):.2f} s")
