@@ -78,10 +78,10 @@ def run(args: argparse.Namespace) -> int:
         elif session_dir is not None and window.session_keeper.saved() is not None:
             window.session_store.set_aside()  # an image named on the command line starts afresh
         _prepare_input(window, args, open_image=not restored)
-        freeze_startup_objects()
         if not screenshot:
             _prepare_methods_when_loaded(window, args, pairs)
-            return int(app.exec())
+            return int(app.exec())  # the methods' loading thread freezes what start-up made (gc.freeze)
+        freeze_startup_objects()
         if not window.method_loading.wait(args.timeout):
             raise UserError(f"the methods did not load within {args.timeout:g} s")
         _prepare_methods(window, args, pairs)
@@ -106,7 +106,9 @@ def _prepare_input(window, args: argparse.Namespace, open_image: bool = True) ->
     source = args.image or "sample:astronaut"
     # A large image opens in the background, unless what follows needs it: a screenshot, noise.
     wait = bool(args.screenshot) or args.noise_sigma is not None
-    if open_image and not window.open_image(source, wait=wait):
+    if open_image and not wait and args.image is None:
+        window.image_loading.start(source)  # the default sample too: the window paints first
+    elif open_image and not window.open_image(source, wait=wait):
         if args.screenshot:
             raise UserError(window.last_error or f"cannot open {source}")
         window.open_image("sample:astronaut")  # the error box stays up over a usable window
