@@ -2,10 +2,12 @@
 
     denoise-studio gui [IMAGE] [--screenshot OUT.png] [--method ID] [--noise-sigma S]
                        [--noise MODEL] [--seed N] [--param key=value ...] [--mode MODE] [--no-run]
+                       [--grid ID,ID,... | --grid all [--grid-budget S]]
 
 With ``--screenshot`` the window opens (offscreen when there is no display), waits for the
 methods to load, runs the method to completion (not with ``--no-run``), renders the whole window
-to OUT.png and exits: the README's screenshots are made so. Without it the window shows at once
+to OUT.png and exits: the README's screenshots are made so. ``--grid`` runs several methods one after
+another instead and shows them in the comparison grid (``gui/grid_runs.py``). Without it the window shows at once
 and the methods load behind it (``gui/loading.py``); ``--method`` and ``--param`` apply then.
 """
 
@@ -29,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", default="gaussian", metavar="MODEL", help="noise model for --noise-sigma (default gaussian)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the run")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="a method parameter (repeatable)")
+    parser.add_argument("--grid", metavar="ID,ID,...", help="run these methods one after another and show the comparison grid "
+                        "(with --screenshot: of it); 'all': all that fit in --grid-budget seconds")
+    parser.add_argument("--grid-budget", type=float, default=60.0, metavar="S", help="seconds that --grid all may take (default 60)")
     parser.add_argument("--no-run", action="store_true", help="with --screenshot: select the method but do not run it (the window as a first try shows it)")
     parser.add_argument("--mode", choices=("split", "side", "blink", "difference"), help="compare mode of the viewer")
     parser.add_argument("--view", metavar="X,Y,W,H", help="show this image rectangle (pixels) instead of fitting the image")
@@ -49,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--screenshot must name a .png, .jpg or .bmp file")
     from denoise_studio.methods import get_entry
 
-    for method_id in filter(None, (args.method, args.train)):
+    if args.grid and args.method:
+        raise UserError("--grid and --method each choose what runs: give one of them")
+    grid_ids = [] if args.grid in (None, "all") else [i.strip() for i in args.grid.split(",") if i.strip()]
+    for method_id in filter(None, (args.method, args.train, *grid_ids)):
         get_entry(method_id)  # UnknownMethodError lists the known ids, before any window opens
     from denoise_studio.gui.application import create_application, freeze_startup_objects
 
@@ -127,7 +135,9 @@ def _prepare_methods_when_loaded(window, args: argparse.Namespace, pairs: dict[s
         except UserError as exc:
             window.show_error(str(exc))
             return
-        if args.method:
+        if args.grid:
+            window.grid_runs.start(_grid_ids(window, args))
+        elif args.method:
             window.start_run()
 
     window.method_loading.when_loaded(prepare)
@@ -169,11 +179,14 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
             raise UserError(f"the run did not finish within {args.timeout:g} s")
         if window.last_error:
             raise UserError(window.last_error.split("\n\n")[0])
+    if args.grid:
+        _run_grid(window, args)
     if args.train:
         _train_for_screenshot(window, args)
     for _ in range(5):
         app.processEvents()
     window.viewer.fit()
+    window.grid_runs.view.fit()
     if args.view:
         try:
             x, y, w, h = (float(v) for v in args.view.split(","))
@@ -188,6 +201,38 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
     if not image.save(str(args.screenshot)):
         raise UserError(f"cannot write {args.screenshot}")
     print(args.screenshot)
+
+
+def _grid_ids(window, args: argparse.Namespace) -> list[str]:  # type: ignore[no-untyped-def]
+    """The methods of ``--grid``: the ids given, or ``all`` that fit in ``--grid-budget`` seconds."""
+    if args.grid.strip() == "all":
+        return list(window.grid_runs.fitting_ids(args.grid_budget))
+    return [method_id.strip() for method_id in args.grid.split(",") if method_id.strip()]
+
+
+def _run_grid(window, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """Run the ``--grid`` methods one after another and wait for the last; the grid is then in front."""
+    import sys
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    grid = window.grid_runs
+    loop = QEventLoop()
+    grid.finished.connect(loop.quit)
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+    timer.start(int(args.timeout * 1000))
+    if grid.start(_grid_ids(window, args)) and grid.is_running():
+        loop.exec()
+    if grid.is_running():
+        grid.cancel()
+        window.cancel_run(wait=True)
+        raise UserError(f"the grid's runs did not finish within {args.timeout:g} s")
+    if not grid.view.result_ids():
+        raise UserError((window.last_error or grid.last_summary or "no method of the grid ran").split("\n\n")[0])
+    if grid.failed:
+        print(grid.last_summary, file=sys.stderr)
 
 
 def _train_for_screenshot(window, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,7 @@ from denoise_studio.gui.device_picker import DevicePicker
 from denoise_studio.gui.exports import Exports
 from denoise_studio.gui.first_use import FirstUseAdvice
 from denoise_studio.gui.folder_runs import FolderRuns
+from denoise_studio.gui.grid_runs import GridRuns
 from denoise_studio.gui.image_viewer import ImageViewer
 from denoise_studio.gui.iterates import Iterates
 from denoise_studio.gui.loading import ImageLoading, MethodLoading
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self.runs = RunController(training_busy=self.train_dock.is_training, parent=self)
         self._connect_runs()
+        self.grid_runs = GridRuns(self)  # Run → Compare in a grid: its queue, and its tab beside the viewer
         self._build_status_bar()
         self.first_use = FirstUseAdvice(self)  # the weights' noise and a region before a long run, in the Method dock
         self.menu_actions = build_menus(self)
@@ -170,7 +172,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(self.compare_state.row())
         self.a_combo, self.b_combo = self.compare_state.a_combo, self.compare_state.b_combo
         self.results = ResultsPanel(self.session.results)
-        self.results.show_requested.connect(self._on_show_result)
+        self.results.show_requested.connect(self.show_result)
         self.results.compare_requested.connect(self._on_compare_results)
         self.results.export_requested.connect(self.exports.export_ids_dialog)
         self.results.removed.connect(self._on_result_removed)
@@ -423,7 +425,8 @@ class MainWindow(QMainWindow):
         self.metrics_view.set_sigma(result.sigma_noisy, result.sigma_result)
 
     @Slot(int)
-    def _on_show_result(self, result_id: int) -> None:
+    def show_result(self, result_id: int) -> None:
+        """Show a result as B against the input, with its metrics."""
         self.compare(INPUT, result_key(result_id))
         self._show_result_metrics(self.results.get(result_id))
 

@@ -143,6 +143,8 @@ def build_menus(window: MainWindow) -> MenuActions:
 
     run_menu = bar.addMenu("&Run")
     window.run_action = add_action(window, run_menu, "&Run", window.on_run_clicked, "Ctrl+R")
+    add_action(window, run_menu, "Compare in a &grid…", window.grid_runs.ask_and_start, "Ctrl+G",
+               "Run several methods one after another and see their results side by side")
     window.stop_action = add_action(window, run_menu, "&Stop — keep result", None, STOP_KEY)
     window.cancel_action = add_action(window, run_menu, "&Cancel — discard", None, CANCEL_KEY)
     window.run_view.job_buttons.bind_actions(window.stop_action, window.cancel_action)
