@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from denoise_studio.core.errors import UserError
+from denoise_studio.core.method import MethodError
 from denoise_studio.core.weights import _atomic_write, user_data_dir
 
 #: Registry ids of imported models are this prefix and the model's name.
@@ -33,7 +33,7 @@ CARD_FORMAT = "denoise-studio-imported/1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class ImportedModelError(UserError):
+class ImportedModelError(MethodError):
     """An imported model cannot be imported, found, read or removed (a user message)."""
 
 

@@ -62,8 +62,6 @@ def spandrel_missing() -> str | None:
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a model file, never running code from it; :class:`ImportedModelError` if unreadable."""
-    import pickle
-
     import torch
 
     suffix = path.suffix.lower()
@@ -76,7 +74,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             state: Any = load_file(str(path), device="cpu")
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, OSError, KeyError, TypeError, AttributeError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt file fails wherever the parser trips (IndexError, SafetensorError, ...)
         raise ImportedModelError(f"{path.name}: {_why_unreadable(exc)}") from None
     if not isinstance(state, dict):
         raise ImportedModelError(f"{path.name}: holds a {type(state).__name__}, not the tensors of a model")
