@@ -192,7 +192,9 @@ def _screenshot(app, window, args: argparse.Namespace) -> None:  # type: ignore[
             x, y, w, h = (float(v) for v in args.view.split(","))
         except ValueError:
             raise UserError(f"--view expects X,Y,W,H, got {args.view!r}") from None
-        window.viewer.views()[0].setRange(xRange=(x, x + w), yRange=(y, y + h), padding=0)
+        for views in (window.viewer.views(), window.grid_runs.view.views()):  # the grid's panes show the same crop
+            if views:
+                views[0].setRange(xRange=(x, x + w), yRange=(y, y + h), padding=0)
     app.processEvents()
     window.grab()  # pyqtgraph fits its axes while painting: the first rendering settles them
     app.processEvents()

@@ -70,6 +70,7 @@ class GridRuns(QObject):
         self.failed: list[str] = []
         self.last_summary = ""
         self._picker: GridPicker | None = None
+        window.method_dock.grid_button.clicked.connect(self.ask_and_start)
         window.run_finished.connect(self._on_run_finished)
         window.result_added.connect(self._on_result_added)
         window.results.removed.connect(self.view.remove_result)

@@ -1,4 +1,4 @@
-"""The Method dock: the method selector, its parameter panel, the seed, Region only and Run.
+"""The Method dock: the method selector, its parameter panel, the seed, Region only, Run and "Compare in a grid…".
 
 It owns one :class:`~denoise_studio.gui.param_panel.ParamPanel` per method (built on first use,
 with the values saved in the settings) and says which method is current; the window starts a run
@@ -105,6 +105,9 @@ class MethodDock(QWidget):
         self.run_button.setObjectName("run")
         self.run_button.setToolTip("Run the selected method on the input (Ctrl+R); Stop and Cancel are in the status bar")
         row.addWidget(self.run_button)
+        self.grid_button = QPushButton("Compare in a grid…")
+        self.grid_button.setToolTip("Run several methods one after another and see their results side by side (Ctrl+G)")
+        row.addWidget(self.grid_button)
         return row
 
     # -- the current method ---------------------------------------------------------------
@@ -200,4 +203,5 @@ class MethodDock(QWidget):
 
     def set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
+        self.grid_button.setEnabled(not running)
         self.whole_button.setEnabled(not running)
