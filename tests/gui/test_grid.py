@@ -170,3 +170,27 @@ def test_gui_grid_screenshot(qapp, small_png: Path, tmp_path: Path) -> None:
     assert run(args) == 0
     shot = load_image(out)
     assert (shot.width, shot.height) == (1100, 760)
+
+
+def test_stop_keeps_the_iterative_method_and_the_queue_goes_on(qtbot, window, small_png: Path) -> None:
+    _open(window, small_png)
+    window.select_method("slow")
+    window.param_panel("slow").set_values(window.param_panel("slow").values().replace(iterations=5000))
+    with qtbot.waitSignal(window.grid_runs.finished, timeout=30_000):
+        assert window.grid_runs.start(["slow", "gaussian"])
+        qtbot.waitUntil(lambda: window.worker is not None and window.worker.is_running())
+        window.stop_button.click()  # the status bar's Stop: this method ends early, the queue goes on
+    slow, gaussian = window.results.all()
+    assert (slow.method_id, slow.stopped_early, gaussian.method_id) == ("slow", True, "gaussian")
+    assert window.grid_runs.view.result_ids() == [slow.id, gaussian.id]
+
+
+def test_the_grid_runs_on_the_selected_region(qtbot, window, small_png: Path) -> None:
+    _open(window, small_png)
+    window.viewer.set_region((10, 12, 48, 40))
+    window.region_check.setChecked(True)
+    assert window.grid_runs.region() == (10, 12, 48, 40)
+    _run_grid(qtbot, window, ["gaussian", "median"])
+    results = window.results.all()
+    assert all(r.region == (10, 12, 48, 40) and r.image.shape[:2] == (40, 48) for r in results)
+    assert len(window.grid_runs.view.views()) == 2
