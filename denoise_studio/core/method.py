@@ -21,7 +21,7 @@ from denoise_studio.core.tiling import SizeRequirements
 
 P = TypeVar("P", bound=Params)
 
-FAMILIES = ("Classical", "Deep Image Prior", "Self-supervised", "Supervised")
+FAMILIES = ("Classical", "Deep Image Prior", "Self-supervised", "Supervised", "Imported")
 
 
 #: The smallest side of an image any method is asked to denoise.

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
+from spandrel_nets import DENOISERS, direct_output, make_network, super_resolution_network
 
 from denoise_studio import methods as registry
 from denoise_studio.core.errors import UserError
 from denoise_studio.core.imported_models import ImportedModelError, imported_dir, list_imported
 from denoise_studio.core.method import MethodError, RunContext, run_to_end
-from spandrel_nets import DENOISERS, direct_output, make_network, super_resolution_network
 
 # Sides that every tiny network takes as they are (DRUNet: multiples of 8; SCUNet: at least 40).
 HEIGHT, WIDTH = 40, 48
@@ -238,3 +238,27 @@ def test_a_new_process_finds_the_imported_models_and_nothing_is_downloaded(
     rebuilt = registry._build(registry._ENTRIES + registry._imported_entries())
     assert "imported:d" in rebuilt and rebuilt["imported:d"].card.licence == "CC-BY-4.0"
     assert run_to_end(rebuilt["imported:d"].create(), image()).image is not None
+
+
+@pytest.mark.parametrize("name", ["dncnn", "scunet"])
+def test_an_imported_model_keeps_the_method_contract(name: str, data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The registry-wide contract suite (tests/methods/test_contract.py), on imported models."""
+    import test_contract as contract
+
+    method_id = registry.import_model(str(save_model(make_network(name), tmp_path / f"{name}.pth"))).id
+    contract.test_entry_matches_its_class(method_id)
+    contract.test_default_params_pass_their_checks(method_id)
+    contract.test_every_parameter_has_a_description(method_id)
+    odd_rgb = request.getfixturevalue("odd_rgb")
+    images = {"odd_rgb": odd_rgb, "gray_crop": np.ascontiguousarray(request.getfixturevalue("small_gray")[5:34, 3:38])}
+
+    class Fixtures:  # what the contract asks of pytest's request: its two images
+        @staticmethod
+        def getfixturevalue(fixture: str) -> np.ndarray:
+            return images[fixture]
+
+    for fixture in images:
+        contract.test_output_has_the_input_shape_and_range(method_id, fixture, Fixtures())  # type: ignore[arg-type]
+    contract.test_same_seed_same_result(method_id, odd_rgb)
+    contract.test_a_stop_request_ends_with_a_final_snapshot(method_id, odd_rgb)
+    contract.test_a_stop_before_the_start_still_gives_a_result(method_id, odd_rgb)
