@@ -54,6 +54,8 @@ class GridCandidate:
             return f"cannot run here: {self.reason}"
         if self.seconds is None:
             return "time unknown"
+        if self.seconds < 1:
+            return "under a second"
         return f"{'up to' if self.iterative else 'about'} {format_seconds(self.seconds)}"
 
 

@@ -203,7 +203,7 @@ class GridRuns(QObject):
             except UserError as exc:
                 window.show_error(f"{method_id}: {exc}", "Compare in a grid")
                 params = None
-            if params is not None and window.start_run(method_id, params):
+            if params is not None and self._start_run(method_id, params):
                 self._current, self._worker, self._made_result = method_id, window.runs.worker, False
                 title = window.choices[method_id].entry.title
                 self.view.set_note(f"Running {index} of {self._total}: {title}…")
@@ -211,6 +211,16 @@ class GridRuns(QObject):
                 return
             self.failed.append(method_id)
         self._end("")
+
+    def _start_run(self, method_id: str, params: Params) -> bool:
+        """The window's run path without its question about a long run: the picker showed each cost
+        and the user chose (a run that cannot fit is still refused, with a message)."""
+        window = self.window
+        confirm, window.confirm_costly_runs = window.confirm_costly_runs, False
+        try:
+            return window.start_run(method_id, params)
+        finally:
+            window.confirm_costly_runs = confirm
 
     def _end(self, how: str) -> None:
         self._queue, self._current, self._worker = [], None, None
