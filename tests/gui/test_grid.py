@@ -194,3 +194,14 @@ def test_the_grid_runs_on_the_selected_region(qtbot, window, small_png: Path) ->
     results = window.results.all()
     assert all(r.region == (10, 12, 48, 40) and r.image.shape[:2] == (40, 48) for r in results)
     assert len(window.grid_runs.view.views()) == 2
+
+
+def test_gui_grid_refuses_an_unknown_id_and_a_method_beside_it(qapp, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from denoise_studio.cli import main
+
+    shot = tmp_path / "x.png"
+    assert main(["gui", "sample:camera", "--grid", "gaussian,no_such_method", "--screenshot", str(shot)]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    assert main(["gui", "sample:camera", "--grid", "gaussian", "--method", "nlm", "--screenshot", str(shot)]) == 2
+    assert "--grid and --method" in capsys.readouterr().err
+    assert not shot.exists()
