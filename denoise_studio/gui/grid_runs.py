@@ -198,11 +198,7 @@ class GridRuns(QObject):
         while self._queue:
             method_id = self._queue.pop(0)
             index = self._total - len(self._queue)
-            try:
-                params = self.params_for(method_id) if method_id in window.choices else None
-            except UserError as exc:
-                window.show_error(f"{method_id}: {exc}", "Compare in a grid")
-                params = None
+            params = self._params_or_say_why(method_id)
             if params is not None and self._start_run(method_id, params):
                 self._current, self._worker, self._made_result = method_id, window.runs.worker, False
                 title = window.choices[method_id].entry.title
@@ -211,6 +207,19 @@ class GridRuns(QObject):
                 return
             self.failed.append(method_id)
         self._end("")
+
+    def _params_or_say_why(self, method_id: str) -> Params | None:
+        """:meth:`params_for`, or None with a message when the method cannot run here."""
+        choice = self.window.choices.get(method_id)
+        if choice is None or not choice.available or choice.method is None:
+            reason = choice.reason if choice is not None else "it is not a method of this window"
+            self.window.show_error(f"{choice.entry.title if choice else method_id} cannot run here: {reason}", "Compare in a grid")
+            return None
+        try:
+            return self.params_for(method_id)
+        except UserError as exc:
+            self.window.show_error(f"{choice.entry.title}: {exc}", "Compare in a grid")
+            return None
 
     def _start_run(self, method_id: str, params: Params) -> bool:
         """The window's run path without its question about a long run: the picker showed each cost

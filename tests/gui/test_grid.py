@@ -121,6 +121,20 @@ def test_a_method_that_cannot_run_is_skipped_and_named(qtbot, window, small_png:
     assert "broken" in window.grid_runs.last_summary
 
 
+def test_a_method_without_its_weights_is_greyed_and_skipped(qtbot, window, small_png: Path) -> None:
+    from denoise_studio.gui.method_selector import MethodChoice
+    from denoise_studio.methods import MethodEntry
+
+    _open(window, small_png)
+    window.choices["net"] = MethodChoice(MethodEntry("net", "A network", "Supervised", "test:Net"), None, "no weights installed")
+    candidate = {c.method_id: c for c in window.grid_runs.candidates()}["net"]
+    assert not candidate.runnable and "no weights" in candidate.describe()
+    assert "net" not in window.grid_runs.fitting_ids(10_000)
+    _run_grid(qtbot, window, ["net", "gaussian"])
+    assert [r.method_id for r in window.results.all()] == ["gaussian"] and window.grid_runs.failed == ["net"]
+    assert "no weights installed" in (window.last_error or "")
+
+
 def test_all_that_fit_adds_up_the_cheapest_and_leaves_out_unknown_times() -> None:
     candidates = [GridCandidate("a", "A", object(), 10.0), GridCandidate("b", "B", object(), 3.0),  # type: ignore[arg-type]
                   GridCandidate("c", "C", object(), None), GridCandidate("d", "D", object(), 5.0),  # type: ignore[arg-type]
