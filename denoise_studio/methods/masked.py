@@ -345,18 +345,20 @@ class MaskedSwinIR(nn.Module):
     def window_size(self) -> int:
         return self.config.window_size
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, mask_input: bool | None = None) -> torch.Tensor:
         """Denoise an N×C×H×W batch in [0, 1]; H and W must be multiples of the window size.
 
         ``generator`` drives every random draw (input mask, attention masks, stochastic depth);
-        ``None`` uses torch's global generator.
+        ``None`` uses torch's global generator. ``mask_input`` overrides whether the input mask
+        is drawn (default: in training mode only, as in the paper). Inference never sets it; it
+        lets a diagnosis run trained weights on the masked input they were trained on.
         """
         n, c, h, w = x.shape
         ws = self.config.window_size
         if h % ws or w % ws:
             raise ValueError(f"input {h}×{w} is not a multiple of the window size {ws}; pad it first")
         feats = self.embed(x - self.mean)
-        if self.masked and self.training:
+        if self.masked and (self.training if mask_input is None else mask_input):
             hidden = input_mask(n, h, w, generator, x.device)
             feats = torch.where(hidden, self.mask_token.view(1, -1, 1, 1).to(feats.dtype), feats)
         tokens = self.embed_norm(feats.permute(0, 2, 3, 1))

@@ -94,6 +94,23 @@ def test_no_input_mask_in_eval_mode() -> None:
     torch.testing.assert_close(captured[0], net.embed(x - net.mean).permute(0, 2, 3, 1))
 
 
+@pytest.mark.parametrize(("mode", "mask_input", "expect_masked"), [("eval", True, True), ("train", False, False), ("eval", None, False)])
+def test_mask_input_overrides_the_mode(mode: str, mask_input: bool | None, expect_masked: bool) -> None:
+    """``mask_input`` (the diagnosis of training/fidelity.py) draws the input mask, or not, whatever the mode."""
+    net = _tiny(True).train(mode == "train")
+    captured: list[torch.Tensor] = []
+    hook = net.embed_norm.register_forward_hook(lambda _m, args, _o: captured.append(args[0].detach()))
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        net(x, generator=torch.Generator().manual_seed(0), mask_input=mask_input)
+    hook.remove()
+    token = net.mask_token.detach()
+    is_token = (captured[0] == token).all(dim=-1)
+    assert bool(is_token.any()) is expect_masked
+    if expect_masked:
+        assert 0.75 < float(is_token.float().mean()) < 0.95
+
+
 # ---------------------------------------------------------------------------- attention mask
 
 
