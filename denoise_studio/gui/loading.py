@@ -30,7 +30,7 @@ from denoise_studio.core.image import SAMPLE_PREFIX, ImageData, load_image
 from denoise_studio.core.metrics import estimate_noise_sigma
 from denoise_studio.gui.method_selector import MethodChoice, load_choices
 from denoise_studio.gui.viewer_panes import to_display
-from denoise_studio.gui.worker import CallWorker
+from denoise_studio.gui.worker import ThreadWorker
 
 if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
@@ -45,6 +45,35 @@ LARGE_FILE_BYTES = 16 << 20
 LATEST_START_MS = 1000
 
 LOADING_TOOLTIP = "The methods are still loading (torch and the method modules); Run waits for them"
+
+
+class CallWorker(ThreadWorker):
+    """Call ``job()`` once in a worker thread (the methods' loading, a large image's decoding).
+
+    Signals: ``returned(object)`` what it returned, or ``failed(object)`` the exception it raised
+    (the receiver words it for the user); then ``finished()``, always last, exactly once.
+    """
+
+    returned = Signal(object)
+    failed = Signal(object)
+    finished = Signal()
+
+    def __init__(self, job: Callable[[], Any], name: str) -> None:
+        super().__init__()
+        self.job, self.name = job, name
+
+    def start(self) -> None:
+        self._start_thread(self.name)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.returned.emit(self.job())
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the UI thread
+            self.failed.emit(exc)
+        finally:
+            self._done.set()
+            self.finished.emit()
 
 
 def loads_in_background(source: str) -> bool:

@@ -1,4 +1,4 @@
-"""Run a method (or a loading job) in a QThread: the only module of the project that touches QThread.
+"""Run a method in a QThread: the only module of the project that touches QThread.
 
 The method is a plain generator (``Method.run``); the worker pulls snapshots from it in its own
 thread, computes the metrics there (PSNR, SSIM, the difference heatmap: the UI thread only
@@ -23,7 +23,6 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +87,7 @@ class RunUpdate:
         return self.elapsed * (self.total - self.step) / self.step
 
 
-class _ThreadWorker(QObject):
+class ThreadWorker(QObject):
     """What both workers share: a QThread of their own, started once, and its state.
 
     A subclass defines the ``finished`` signal (emitted last, exactly once, by its ``run``), sets
@@ -151,7 +150,7 @@ def _suggestions(snap: Snapshot) -> list[CurvePoint]:
     return marks
 
 
-class MethodWorker(_ThreadWorker):
+class MethodWorker(ThreadWorker):
     """Drive ``method.run(noisy, params, ctx)`` in a worker thread.
 
     Signals
@@ -397,7 +396,7 @@ class TrainUpdate:
     message: str = ""
 
 
-class TrainWorker(_ThreadWorker):
+class TrainWorker(ThreadWorker):
     """Drive ``Trainer(job, stop_event).run()`` (``training/loop.py``) in a worker thread.
 
     The trainer is built in the worker thread too (it decodes the images and builds the
@@ -521,7 +520,7 @@ def _discard(checkpoint: Path | None, weights: Path | None) -> None:
 # ============================================================================== folders
 
 
-class BatchWorker(_ThreadWorker):
+class BatchWorker(ThreadWorker):
     """Walk ``core.batch.process_folder`` in a worker thread ("Apply to folder…").
 
     Signals
@@ -579,34 +578,3 @@ class BatchWorker(_ThreadWorker):
             self._done.set()
             self.finished.emit()
 
-
-# ============================================================================== loading
-
-
-class CallWorker(_ThreadWorker):
-    """Call ``job()`` once in a worker thread (start-up loading, decoding a large image).
-
-    Signals: ``returned(object)`` what it returned, or ``failed(object)`` the exception it raised
-    (the receiver words it for the user); then ``finished()``, always last, exactly once.
-    """
-
-    returned = Signal(object)
-    failed = Signal(object)
-    finished = Signal()
-
-    def __init__(self, job: Callable[[], Any], name: str) -> None:
-        super().__init__()
-        self.job, self.name = job, name
-
-    def start(self) -> None:
-        self._start_thread(self.name)
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.returned.emit(self.job())
-        except Exception as exc:  # noqa: BLE001 - every failure goes back to the UI thread
-            self.failed.emit(exc)
-        finally:
-            self._done.set()
-            self.finished.emit()
