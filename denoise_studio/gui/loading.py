@@ -241,7 +241,9 @@ class MethodLoading(QObject):
         window.method_dock.method_description.setText("")
         window.run_button.setToolTip(self._run_tooltip)
         window.run_view.set_running(False)
+        seed = window.seed_spin.value()  # select_initial reads the saved one: keep what the user chose meanwhile
         window.method_dock.select_initial()
+        window.seed_spin.setValue(seed)
         ready = sum(choice.available for choice in choices.values())
         window.statusBar().showMessage(f"{ready} methods ready", 5000)
         self._settle()

@@ -46,6 +46,7 @@ def test_the_window_shows_before_the_methods_load_and_run_waits_for_them(
         assert window.method_dock.method_title.text() == "Loading methods…"
         assert not window.selector.is_enabled("nlm") and "loading" in window.selector.tooltip("nlm")
         assert not window.start_run("gaussian")  # refused, with a status message, until loaded
+        window.seed_spin.setValue(7)  # what the user sets while the methods load stays
         assert "still loading" in window.statusBar().currentMessage()
 
         ticks: list[float] = []
@@ -63,6 +64,7 @@ def test_the_window_shows_before_the_methods_load_and_run_waits_for_them(
     assert window.run_button.isEnabled() and "loading" not in window.run_button.toolTip()
     assert window.selector.is_enabled("nlm") and window.current_method_id() == "nlm"
     assert window.device_picker.device() == "cpu"
+    assert window.seed_spin.value() == 7
     with qtbot.waitSignal(window.run_finished, timeout=20_000):
         assert window.start_run("gaussian")
     assert window.results.count() == 1
