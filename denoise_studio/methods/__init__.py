@@ -7,7 +7,7 @@ imported the first time :meth:`MethodEntry.load` is called.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from denoise_studio.core.errors import UserError
@@ -72,7 +72,7 @@ def _build(entries: tuple[MethodEntry, ...]) -> dict[str, MethodEntry]:
 class ImportedEntry(MethodEntry):
     """A model imported with ``methods import`` (id ``imported:NAME``): its class is made from its card."""
 
-    card: Any = None  # core.imported_models.ImportedCard
+    card: Any = field(default=None, compare=False)  # core.imported_models.ImportedCard (mutable: kept out of hash and ==)
 
     def load(self) -> type[Method[Any]]:
         from denoise_studio.methods.imported import method_class
