@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("import", help="import a .pth, .pt, .ckpt or .safetensors denoiser of a known architecture (needs spandrel)")
     add.add_argument("file", help="the model file (only read; a copy goes into the user data folder)")
-    add.add_argument("--name", help="the model's name, used as the method id imported:NAME (default: the file's name)")
+    add.add_argument("--name", "--id", dest="name", help="the model's name, used as the method id imported:NAME (default: the file's name)")
     add.add_argument("--licence", default="", help="the model's licence, written into its card (it can be filled in later)")
     remove = actions.add_parser("remove", help="take an imported model out (its copy and card are deleted)")
     remove.add_argument("id", help="the method id, imported:NAME (or NAME)")

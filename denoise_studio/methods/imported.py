@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     import torch
 
 MIN_TILE = 64
+#: spandrel's ids of the architectures built on attention, whose working memory per pixel is
+#: larger than that of a convolutional network of the same width.
+ATTENTION_ARCHITECTURES = frozenset(
+    {"SwinIR", "Swin2SR", "HAT", "DAT", "FDAT", "GRL", "SCUNet", "Uformer", "DRCT", "ATD", "RGT", "FFTformer", "RetinexFormer", "IPT", "KBNet"}
+)
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,7 @@ class ImportedModel(Method[ImportedParams]):
         the factor errs on the safe side for convolutional ones only, so they get twice that.
         """
         width = max(self.card.widest_layer, self.card.input_channels)
-        attention = any(word in self.card.architecture.lower() for word in ("swin", "former", "scunet", "hat", "dat", "grl"))
-        return 8.0 * 4.0 * width * (2.0 if attention else 1.0)
+        return 8.0 * 4.0 * width * (2.0 if self.card.architecture in ATTENTION_ARCHITECTURES else 1.0)
 
     def estimate_cost(self, shape: tuple[int, ...], params: ImportedParams, device: str = "cpu") -> CostEstimate:
         """Tiled: a few copies of the image, one tile's working memory and the weights."""

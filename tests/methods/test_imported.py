@@ -82,6 +82,16 @@ def test_an_imported_model_gives_its_own_forward_pass(name: str, suffix: str, da
     np.testing.assert_allclose(final.image, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("suffix", [".pt", ".ckpt"])
+def test_other_pickle_suffixes_and_an_id_as_the_name(suffix: str, data_dir: Path, tmp_path: Path) -> None:
+    net = make_network("dncnn")
+    entry = registry.import_model(str(save_model(net, tmp_path / f"model{suffix}")), name="imported:via-id")
+    assert entry.id == "imported:via-id" and (imported_dir() / f"via-id{suffix}").is_file()
+    noisy = image()
+    expected = direct_output("dncnn", net, to_tensor(noisy))[0].numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(run_to_end(registry.create_method(entry.id), noisy).image, expected, atol=1e-5)  # type: ignore[arg-type]
+
+
 def test_strength_blends_with_the_input_and_tiles_cover_the_image(data_dir: Path, tmp_path: Path) -> None:
     entry = registry.import_model(str(save_model(make_network("dncnn"), tmp_path / "m.pth")))
     assert entry.id == "imported:m"

@@ -29,6 +29,7 @@ from denoise_studio.core.imported_models import (
     check_name,
     imported_dir,
     name_for_file,
+    name_from_id,
     write_imported_card,
 )
 from denoise_studio.methods._common.torchvision_standin import ensure_torchvision
@@ -157,7 +158,7 @@ def import_model_file(source: str | Path, name: str | None = None, licence: str 
     path = Path(source).expanduser()
     if not path.is_file():
         raise ImportedModelError(f"{source}: no such file")
-    name = check_name(name if name is not None else name_for_file(path))
+    name = check_name(name_from_id(name) if name is not None else name_for_file(path))
     if card_path_of(name).exists():
         raise ImportedModelError(f"a model called {name!r} is already imported; remove it first (methods remove imported:{name}) or choose --name")
     state = read_state_dict(path)
