@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 from denoise_studio.core.image import READ_FORMATS, SAMPLE_PREFIX, sample_names
 from denoise_studio.gui.dialogs import NoiseDialog
 from denoise_studio.gui.job_buttons import CANCEL_KEY, STOP_KEY
+from denoise_studio.gui.model_import import ModelImport
 
 if TYPE_CHECKING:
     from denoise_studio.gui.main_window import MainWindow
@@ -171,6 +172,9 @@ def _file_menu(window: MainWindow, actions: MenuActions, menu: Any) -> None:
     window.recent_actions = QActionGroup(window)
     window.recent_actions.triggered.connect(actions.on_open_action)
     add_action(window, menu, "Load &reference…", actions.load_reference_dialog, None, "Set the clean image of a real noisy one")
+    window.model_import = ModelImport(window)
+    add_action(window, menu, "Import &model…", window.model_import.import_dialog, None,
+               "Add a .pth, .pt, .ckpt or .safetensors denoiser of a known architecture as a method")
     menu.addSeparator()
     add_action(window, menu, "Add &noise…", actions.add_noise_dialog, "Ctrl+Shift+N", "Add synthetic noise; the clean image becomes the reference")
     menu.addSeparator()

@@ -41,3 +41,22 @@ def test_the_imported_model_is_listed_and_its_panel_gives_the_defaults(qtbot, im
     qtbot.addWidget(panel)
     assert panel.values() == method.Params()
     assert set(panel.fields) == {"strength", "tile_size", "tile_overlap"}
+
+
+def test_file_import_model_adds_it_to_the_window_and_it_runs(qtbot, imported_id, window, run_method, small_png, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # imported_id: a private user data folder (and a first model) for the test
+    window.open_image(str(small_png), wait=True)
+    source = tmp_path / "other.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in make_network("nafnet").state_dict().items()}, str(source))
+    method_id = window.model_import.import_file(str(source))
+    assert method_id == "imported:other"
+    assert window.choices[method_id].available and window.method_dock.current_id() == method_id
+    run_method(method_id)
+    assert [r.method_id for r in window.session.results.values()] == [method_id]
+
+    refused = tmp_path / "broken.pth"
+    refused.write_bytes(b"not a model")
+    assert window.model_import.import_file(str(refused)) is None
+    assert "The model was not imported" in window.last_error and "corrupt" in window.last_error
