@@ -74,4 +74,5 @@ def export_name(source: str | None, result: Result, suffix: str = ".png") -> str
     stem = "result"
     if source:
         stem = source[len(SAMPLE_PREFIX):] if source.startswith(SAMPLE_PREFIX) else Path(source).stem
-    return f"{stem}_{result.id}_{result.method_id}{suffix}"
+    # An imported model's id has a colon (imported:NAME), which Windows file names may not hold.
+    return f"{stem}_{result.id}_{result.method_id.replace(':', '-')}{suffix}"

@@ -192,14 +192,14 @@ class Exports(QObject):
             folder = QFileDialog.getExistingDirectory(self.window, "Export the selected results into…", self.window.last_folder())
             for entry_id in ids if folder else []:
                 result = self.window.results.get(entry_id)
-                self.export_result(entry_id, Path(folder) / f"result_{result.id}_{result.method_id}.png")
+                self.export_result(entry_id, Path(folder) / export_name(None, result))
             return
         self.open_export_dialog(ids[0])
 
     def open_export_dialog(self, entry_id: int) -> ExportDialog:
         """One dialog for the file, its format and bit depth; the export happens when it is accepted."""
         result = self.window.results.get(entry_id)
-        default = Path(self.window.last_folder()) / f"result_{result.id}_{result.method_id}.png"
+        default = Path(self.window.last_folder()) / export_name(None, result)
         dialog = ExportDialog(self.window, default, self.input_depth())
         dialog.accepted.connect(self._on_export_dialog_accepted)
         dialog.rejected.connect(self._forget_export_dialog)

@@ -272,3 +272,13 @@ def test_an_imported_model_keeps_the_method_contract(name: str, data_dir: Path, 
     contract.test_same_seed_same_result(method_id, odd_rgb)
     contract.test_a_stop_request_ends_with_a_final_snapshot(method_id, odd_rgb)
     contract.test_a_stop_before_the_start_still_gives_a_result(method_id, odd_rgb)
+
+
+def test_export_names_of_an_imported_model_hold_no_colon() -> None:
+    from types import SimpleNamespace
+
+    from denoise_studio.core.export import export_name
+
+    result = SimpleNamespace(id=3, method_id="imported:drunet")
+    assert export_name("photo.jpg", result) == "photo_3_imported-drunet.png"  # type: ignore[arg-type]
+    assert export_name(None, result) == "result_3_imported-drunet.png"  # type: ignore[arg-type]
