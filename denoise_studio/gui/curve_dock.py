@@ -251,7 +251,7 @@ class CurvePanel(QWidget):
             line = pg.InfiniteLine(
                 pos=step, angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
                 label=curve_style.event_label(name, step) if labelled else None,
-                labelOpts={"position": height, "color": colour, "fill": (20, 24, 30, 200), "anchors": [(0, 0.5), (0, 0.5)]},
+                labelOpts={"position": height, "color": colour, "fill": (20, 24, 30, 200), "anchors": curve_style.label_anchor(name)},
             )
             plot.addItem(line, ignoreBounds=True)
             self._markers.append(line)

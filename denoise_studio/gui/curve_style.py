@@ -79,7 +79,19 @@ def legend_html(entries: list[tuple[str, SeriesStyle]]) -> str:
     }
     parts = [
         f'<span style="white-space:nowrap"><span style="color:{style.colour}; font-weight:bold">'
-        f'{samples.get(style.style, "━━━")}</span>&nbsp;{style.name.replace(" ", "&nbsp;")}</span>'
+        f'{samples.get(style.style, "━━━")}</span>&nbsp;{_unbreakable(style.name)}</span>'
         for _, style in entries
     ]
     return " &nbsp;&nbsp; ".join(parts)
+
+
+def _unbreakable(text: str) -> str:
+    """``text`` with non-breaking spaces and hyphens, so that a legend entry never wraps inside."""
+    return text.replace(" ", "&nbsp;").replace("-", "\u2011")
+
+
+def label_anchor(name: str) -> list[tuple[float, float]]:
+    """Where a marker's label sits: a rule's firing point (the latest iterations, near the right
+    edge) to the left of its line, everything else to the right."""
+    side = 1.0 if name in (curves.ES_WMV, curves.ES_EMV, curves.EVENT_STOP) else 0.0
+    return [(side, 0.5), (side, 0.5)]

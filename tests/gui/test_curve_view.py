@@ -62,7 +62,7 @@ def test_every_series_of_a_dip_run_has_its_own_colour_and_style() -> None:
 
 def test_the_legend_is_outside_the_plots_and_names_every_series(panel) -> None:
     assert panel.quality.legend is None and panel.loss_plot.legend is None
-    text = panel.legend.text().replace("&nbsp;", " ")
+    text = panel.legend.text().replace("&nbsp;", " ").replace("\u2011", "-")
     for name in ("PSNR vs reference", "PSNR vs noisy, averaged", "loss", "ES-EMV variance (right)"):
         assert name in text
     assert panel.legend.isVisible() and not panel.is_folded()
@@ -134,6 +134,8 @@ def test_the_figure_has_its_own_size_a_white_page_and_the_curves(panel) -> None:
     green = np.array([0x00, 0x9E, 0x73])  # "PSNR vs reference"
     assert np.sum(np.abs(pixels - green).sum(axis=2) < 40) > 200
     assert np.sum(np.all(pixels < 40, axis=2)) > 500  # black title, ticks and labels
+    # The PSNR axis is laid out: tick labels in the left margin, beside the upper plot.
+    assert np.sum(np.all(pixels[60:350, 30:60] < 90, axis=2)) > 150  # (the axis title stands left of x=30)
 
 
 def test_curve_export_writes_a_figure(window, run_method, small_png: Path, tmp_path: Path) -> None:
