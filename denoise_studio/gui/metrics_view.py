@@ -44,7 +44,7 @@ class MetricsView(QWidget):
         self.ssim_label.setStyleSheet(big)
         self.ssim_label.setObjectName("ssim")
         self.estimate_label = QLabel("—")
-        self.estimate_label.setStyleSheet(big)
+        self.estimate_label.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.estimate_label.setObjectName("estimated_psnr")
         self.baseline_label = QLabel("")
         self.baseline_label.setWordWrap(True)
@@ -59,14 +59,15 @@ class MetricsView(QWidget):
         grid.addWidget(self.ssim_label, 1, 1)
         self.estimate_title = QLabel("est. PSNR")
         self.estimate_title.setToolTip("PSNR estimated from the noisy input alone (Monte-Carlo SURE), ± half the spread of two probes")
-        # Its own row under PSNR and SSIM: a third column would widen the dock, and the window.
-        grid.addWidget(self.estimate_title, 2, 0, 1, 2)
-        grid.addWidget(self.estimate_label, 3, 0, 1, 2)
+        # One row under PSNR and SSIM, title and value side by side: a third column would widen
+        # the dock, and two rows would make the right column too tall for a 768-pixel screen.
+        grid.addWidget(self.estimate_title, 2, 0)
+        grid.addWidget(self.estimate_label, 2, 1)
 
         self.heatmap_title = QLabel("Difference")
         self.heatmap_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setMinimumHeight(160)
+        self.graphics.setMinimumHeight(120)
         self.view = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
         self.heatmap = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.heatmap)

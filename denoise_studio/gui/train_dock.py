@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -144,7 +145,12 @@ class TrainDock(QDockWidget):
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(self.where)
         outer.addStretch(1)
-        self.setWidget(body)
+        # It scrolls rather than make the window taller or wider than a small screen.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        self.setWidget(scroll)
         self.set_choices(choices)
 
     def set_choices(self, choices: dict[str, MethodChoice]) -> None:

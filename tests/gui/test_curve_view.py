@@ -159,6 +159,9 @@ def test_the_curve_dock_takes_room_for_an_iterative_method_and_gives_it_back(win
     opened = window.curve_dock.height()
     assert folded < 110 and opened >= 280
     assert window.height() == 768 and window.width() == 1366
+    window.show_train_dock()  # the tallest right column: metrics over the Train dock
+    qtbot.wait(50)
+    assert window.height() == 768 and window.width() == 1366
 
 
 @dataclass(frozen=True)
