@@ -438,10 +438,11 @@ class CurveDock(QDockWidget):
         self.panel = CurvePanel(self)
         self.setWidget(self.panel)
 
-    def fit_height(self, window: QMainWindow, iterative: bool) -> None:
-        """Give the curves about two fifths of the window for an iterative method, one line otherwise."""
+    def fit_height(self, window: QMainWindow, iterative: bool, running: bool = False) -> None:
+        """Give the curves about two fifths of the window while an iterative method runs or its
+        curves are there to read; a line otherwise (the image and the Method dock get the room)."""
         self.panel.set_expected(iterative)
-        if iterative or self.panel.has_data():
+        if (iterative and running) or self.panel.has_data():
             height = min(440, max(280, int(window.height() * 0.42)))
         else:
             height = self.panel.minimumSizeHint().height() + 8

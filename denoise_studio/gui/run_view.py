@@ -70,6 +70,7 @@ class RunView(QObject):
         the messages about a region run); ``folder``: "Apply to folder…"."""
         self.title = title + (" (region)" if region else "")
         self.window.curve.reset(title)
+        self.window.curve_dock.fit_height(self.window, iterative, running=True)
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.eta_label.setText("")
         self.set_running(True, iterative=iterative)

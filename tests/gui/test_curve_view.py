@@ -148,7 +148,7 @@ def test_curve_export_writes_a_figure(window, run_method, small_png: Path, tmp_p
     assert (picture.width, picture.height) == (1200, 800)
 
 
-def test_the_curve_dock_takes_room_for_an_iterative_method_and_gives_it_back(window, qtbot) -> None:
+def test_the_curve_dock_takes_room_while_an_iterative_method_runs_and_gives_it_back(window, qtbot) -> None:
     window.resize(1366, 768)
     qtbot.wait(50)
     assert window.select_method("nlm")
@@ -156,8 +156,13 @@ def test_the_curve_dock_takes_room_for_an_iterative_method_and_gives_it_back(win
     folded = window.curve_dock.height()
     assert window.select_method("slow")
     qtbot.wait(50)
+    chosen = window.curve_dock.height()  # an iterative method chosen: the room stays with the image
+    slow = window.choices["slow"].method
+    assert window.start_run(params=slow.Params(iterations=5, delay=0.0))
+    qtbot.waitUntil(lambda: window.worker is None, timeout=10_000)
+    qtbot.wait(50)
     opened = window.curve_dock.height()
-    assert folded < 110 and opened >= 280
+    assert folded < 110 and chosen < 110 and opened >= 280
     assert window.height() == 768 and window.width() == 1366
     window.show_train_dock()  # the tallest right column: metrics over the Train dock
     qtbot.wait(50)
