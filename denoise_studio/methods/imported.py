@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from denoise_studio.core.cost import CostEstimate
-from denoise_studio.core.device import DeviceError, available_memory, release_cached_memory, resolve_device
+from denoise_studio.core.device import DeviceError, available_memory, resolve_device
 from denoise_studio.core.imported_models import FAMILY, ImportedCard, ImportedModelError, find_imported
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params, param
 from denoise_studio.core.tiling import SizeRequirements, TilesTooSmallError, choose_tile_size, iter_tiled_adaptive
 from denoise_studio.core.weights import file_sha256
+from denoise_studio.methods._common.network import from_batch, shrink_reporter, tile_overlap_param, tile_size_param, tiled_cost, to_batch
 from denoise_studio.methods._common.spandrel_models import describe_model, read_state_dict, spandrel_missing
 
 if TYPE_CHECKING:
@@ -54,24 +55,8 @@ class ImportedParams(Params):
         title="Strength",
         description="1 is the model's output, 0 the input; in between, a blend of the two (keeps some grain)",
     )
-    tile_size: int = param(
-        0,
-        minimum=0,
-        maximum=8192,
-        step=64,
-        title="Tile size",
-        description="side of the tiles the image is processed in; 0 chooses it from the free memory",
-        advanced=True,
-    )
-    tile_overlap: int = param(
-        32,
-        minimum=0,
-        maximum=512,
-        step=8,
-        title="Tile overlap",
-        description="pixels shared by neighbouring tiles, blended with feathered weights so no seam shows",
-        advanced=True,
-    )
+    tile_size: int = tile_size_param()
+    tile_overlap: int = tile_overlap_param(32)
 
 
 class ImportedModel(Method[ImportedParams]):
@@ -137,14 +122,11 @@ class ImportedModel(Method[ImportedParams]):
 
     def estimate_cost(self, shape: tuple[int, ...], params: ImportedParams, device: str = "cpu") -> CostEstimate:
         """Tiled: a few copies of the image, one tile's working memory and the weights."""
-        pixels = int(shape[0]) * int(shape[1])
         channels = int(shape[2]) if len(shape) > 2 else 1
-        tile = params.tile_size or choose_tile_size(self.bytes_per_pixel(), available_memory(device), self.size_requirements)
-        memory = pixels * channels * 4 * 6 + min(pixels, tile * tile) * self.bytes_per_pixel() + self.card.parameters * 4 + 300 * 2**20
-        rate = self.card.cpu_seconds_per_megapixel
         passes = 3 if channels == 3 and self.card.input_channels == 1 else 1
-        seconds = rate * passes * pixels / 1e6 if rate is not None and device == "cpu" else None
-        return CostEstimate(int(memory), seconds, tiled=True, advice="Smaller tiles (Tile size) lower the memory.")
+        return tiled_cost(shape, params.tile_size, self.bytes_per_pixel(), self.size_requirements, device,
+                          seconds_per_megapixel=self.card.cpu_seconds_per_megapixel, passes=passes,
+                          extra_bytes=self.card.parameters * 4)
 
     # ------------------------------------------------------------------------------ run
 
@@ -156,10 +138,7 @@ class ImportedModel(Method[ImportedParams]):
         descriptor = self.load_model(device)
         tile = params.tile_size or choose_tile_size(self.bytes_per_pixel(), available_memory(device), self.size_requirements)
         messages: list[str] = []
-
-        def shrink(old: int, new: int) -> None:
-            release_cached_memory(device)
-            messages.append(f"{device} ran out of memory with {old or 'whole-image'}-px tiles: going on with {new}-px tiles")
+        shrink = shrink_reporter(device, messages)
 
         info: dict[str, Any] = {"model": self.card.name, "architecture": self.card.architecture, "weights_sha256": self.card.sha256, "device": device}
         blender = None
@@ -190,10 +169,10 @@ class ImportedModel(Method[ImportedParams]):
         """The model's output for one H×W×C tile (float32 in [0, 1])."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)).unsqueeze(0).to(device)
+        x = to_batch(pixels, device)
         with torch.inference_mode():
             y = _to_image_channels(_run_model(descriptor, x, self.card.input_channels), pixels.shape[2])
-        return np.array(y[0].float().cpu().numpy().transpose(1, 2, 0), dtype=np.float32, copy=True)
+        return from_batch(y)
 
     @staticmethod
     def _blend(noisy: np.ndarray, output: np.ndarray, strength: float) -> np.ndarray:

@@ -29,7 +29,7 @@ GPU to the CPU, with a message; the side used is in ``info["tile_size"]``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -48,7 +48,7 @@ from denoise_studio.core.ensemble import RunningMoments, self_ensemble_x8
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.network import NetworkSpec
 from denoise_studio.core.params import Params, param
-from denoise_studio.core.tiling import TilesTooSmallError, choose_tile_size, iter_tiled_adaptive
+from denoise_studio.core.tiling import SizeRequirements, TilesTooSmallError, choose_tile_size, iter_tiled_adaptive
 from denoise_studio.core.weights import ModelCard, WeightsEntry, WeightsError, find_weights, list_weights, load_network
 
 if TYPE_CHECKING:
@@ -59,6 +59,80 @@ AUTO_WEIGHTS = "auto"
 # Out-of-memory errors halve the tiles down to this side; below it a GPU run goes on on the CPU,
 # and a CPU run ends with a message.
 MIN_TILE = 64
+TILE_ADVICE = "Smaller tiles (Tile size) lower the memory."
+
+
+def tile_size_param() -> Any:
+    """The ``tile_size`` field of a tiled method's parameters (0: chosen from the free memory)."""
+    return param(
+        0,
+        minimum=0,
+        maximum=8192,
+        step=64,
+        title="Tile size",
+        description="side of the tiles the image is processed in; 0 chooses it from the free memory",
+        advanced=True,
+    )
+
+
+def tile_overlap_param(default: int) -> Any:
+    """The ``tile_overlap`` field of a tiled method's parameters, ``default`` pixels."""
+    return param(
+        default,
+        minimum=0,
+        maximum=512,
+        step=8,
+        title="Tile overlap",
+        description="pixels shared by neighbouring tiles, blended with feathered weights so no seam shows",
+        advanced=True,
+    )
+
+
+def tiled_cost(
+    shape: tuple[int, ...],
+    tile_size: int,
+    bytes_per_pixel: float,
+    requirements: SizeRequirements,
+    device: str,
+    *,
+    seconds_per_megapixel: float | None,
+    passes: int,
+    extra_bytes: int = 0,
+) -> CostEstimate:
+    """The cost of a tiled inference: a few copies of the image, one tile's working memory,
+    ``extra_bytes`` (the weights) and a fixed overhead; CPU seconds when the rate is known.
+
+    ``tile_size`` 0 is chosen from the free memory, as a run would.
+    """
+    pixels = int(shape[0]) * int(shape[1])
+    channels = int(shape[2]) if len(shape) > 2 else 1
+    tile = tile_size or choose_tile_size(bytes_per_pixel, available_memory(device), requirements)
+    memory = pixels * channels * 4 * 6 + min(pixels, tile * tile) * bytes_per_pixel + extra_bytes + 300 * 2**20
+    rate = seconds_per_megapixel
+    seconds = rate * passes * pixels / 1e6 if rate is not None and device == "cpu" else None
+    return CostEstimate(int(memory), seconds, tiled=True, advice=TILE_ADVICE)
+
+
+def shrink_reporter(device: str, messages: list[str]) -> Callable[[int, int], None]:
+    """The ``on_shrink`` callback of ``iter_tiled_adaptive``: frees the device's cached memory
+    and appends a message saying the tiles were halved."""
+
+    def shrink(old: int, new: int) -> None:
+        release_cached_memory(device)
+        messages.append(f"{device} ran out of memory with {old or 'whole-image'}-px tiles: going on with {new}-px tiles")
+
+    return shrink
+
+
+def widest_layer(net: Any, channels: int) -> int:
+    """The most channels or features any layer of ``net`` outputs (for the memory estimate)."""
+    width = channels
+    for module in net.modules():
+        for attr in ("out_channels", "out_features"):
+            value = getattr(module, attr, None)
+            if isinstance(value, int):
+                width = max(width, value)
+    return width
 
 
 @dataclass(frozen=True)
@@ -75,27 +149,10 @@ class NetworkParams(Params):
         title="×8 self-ensemble",
         description="average the results on the 8 flips and rotations of the image (8× slower, usually a little better)",
     )
-    tile_size: int = param(
-        0,
-        minimum=0,
-        maximum=8192,
-        step=64,
-        title="Tile size",
-        description="side of the tiles the image is processed in; 0 chooses it from the free memory",
-        advanced=True,
-    )
+    tile_size: int = tile_size_param()
     # 48 px: the feathering ignores the outer 12 px of every tile edge, which covers the
     # receptive field of the lite convolutional networks exactly; wider ones blend smoothly.
-    tile_overlap: int = param(
-        48,
-        minimum=0,
-        maximum=512,
-        step=8,
-        title="Tile overlap",
-        description="pixels shared by neighbouring tiles, blended with feathered weights so no seam shows",
-        advanced=True,
-    )
-
+    tile_overlap: int = tile_overlap_param(48)
 
 NP = TypeVar("NP", bound=NetworkParams)
 
@@ -213,26 +270,15 @@ class NetworkMethod(Method[NP]):
         declared = getattr(self.spec(), "inference_bytes_per_pixel", None)
         if declared:
             return float(declared)
-        width = channels
-        for module in net.modules():
-            for attr in ("out_channels", "out_features"):
-                value = getattr(module, attr, None)
-                if isinstance(value, int):
-                    width = max(width, value)
-        return 8.0 * 4.0 * width
+        return 8.0 * 4.0 * widest_layer(net, channels)
 
     def estimate_cost(self, shape: tuple[int, ...], params: NP, device: str = "cpu") -> CostEstimate:
         """Tiled, so the memory is a few copies of the image plus one tile's working memory."""
-        pixels = int(shape[0]) * int(shape[1])
-        channels = int(shape[2]) if len(shape) > 2 else 1
         spec = self.spec()
         per_pixel = float(getattr(spec, "inference_bytes_per_pixel", None) or 8.0 * 4.0 * 64)
-        tile = params.tile_size or choose_tile_size(per_pixel, available_memory(device), self.size_requirements)
-        memory = pixels * channels * 4 * 6 + min(pixels, tile * tile) * per_pixel + 300 * 2**20
         passes = (8 if params.self_ensemble else 1) * self.ensemble_passes(params)
-        rate = getattr(spec, "seconds_per_megapixel", None)
-        seconds = rate * passes * pixels / 1e6 if rate is not None and device == "cpu" else None
-        return CostEstimate(int(memory), seconds, tiled=True, advice="Smaller tiles (Tile size) lower the memory.")
+        return tiled_cost(shape, params.tile_size, per_pixel, self.size_requirements, device,
+                          seconds_per_megapixel=getattr(spec, "seconds_per_megapixel", None), passes=passes)
 
     # ---------------------------------------------------------------------------------- run
 
@@ -286,17 +332,17 @@ class NetworkMethod(Method[NP]):
             return self.forward(net, x, params, generator)
 
         def process(tile_pixels: np.ndarray) -> dict[str, np.ndarray]:
-            x = _to_network(_to_batch(tile_pixels, device), net_channels)
+            x = _to_network(to_batch(tile_pixels, device), net_channels)
             moments = RunningMoments()
             with torch.no_grad():
                 for _ in range(passes):
                     out = self_ensemble_x8(one_pass, x) if params.self_ensemble else one_pass(x)
                     moments.add(out)
             mean = _from_network(moments.mean, tile_pixels.shape[2])
-            result = {"image": _from_batch(mean)}
+            result = {"image": from_batch(mean)}
             if passes > 1:
                 spread = _from_network(moments.std(), tile_pixels.shape[2])
-                result["uncertainty"] = _from_batch(spread.mean(dim=1, keepdim=True))
+                result["uncertainty"] = from_batch(spread.mean(dim=1, keepdim=True))
             return result
 
         # Rotated tiles (×8 ensemble) swap height and width; both meet the requirements once padded.
@@ -312,10 +358,7 @@ class NetworkMethod(Method[NP]):
             "tile_size": tile,
             "passes": passes,
         }
-        def shrink(old: int, new: int) -> None:
-            release_cached_memory(device)
-            messages.append(f"{device} ran out of memory with {old or 'whole-image'}-px tiles: going on with {new}-px tiles")
-
+        shrink = shrink_reporter(device, messages)
         for progress in iter_tiled_adaptive(process, noisy, tile, overlap, requirements, minimum=MIN_TILE, on_shrink=shrink):
             blender, done, total = progress.blender, progress.index, progress.total
             info.update(tiles=total, tile_size=progress.tile_size)
@@ -338,14 +381,16 @@ class NetworkMethod(Method[NP]):
         yield Snapshot(done, total, image=image, final=True, maps=maps, message=message, info=info)
 
 
-def _to_batch(pixels: np.ndarray, device: str) -> torch.Tensor:
+def to_batch(pixels: np.ndarray, device: str) -> torch.Tensor:
+    """An H×W×C float image as a 1×C×H×W float32 tensor on ``device``."""
     import torch
 
     array = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
     return torch.from_numpy(array).unsqueeze(0).to(device)
 
 
-def _from_batch(tensor: torch.Tensor) -> np.ndarray:
+def from_batch(tensor: torch.Tensor) -> np.ndarray:
+    """The first image of an N×C×H×W tensor as an H×W×C float32 array that owns its memory."""
     return np.array(tensor.detach()[0].float().cpu().numpy().transpose(1, 2, 0), dtype=np.float32, copy=True)
 
 

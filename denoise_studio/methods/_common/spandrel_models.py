@@ -32,6 +32,7 @@ from denoise_studio.core.imported_models import (
     name_from_id,
     write_imported_card,
 )
+from denoise_studio.methods._common.network import widest_layer
 from denoise_studio.methods._common.torchvision_standin import ensure_torchvision
 
 if TYPE_CHECKING:
@@ -120,17 +121,6 @@ def describe_model(state: dict[str, torch.Tensor], label: str) -> Any:
             "only grey (1 → 1) and colour (3 → 3) models can be imported"
         )
     return descriptor.eval()
-
-
-def widest_layer(net: Any, channels: int) -> int:
-    """The most channels or features any layer of ``net`` outputs (for the memory estimate)."""
-    width = channels
-    for module in net.modules():
-        for attr in ("out_channels", "out_features"):
-            value = getattr(module, attr, None)
-            if isinstance(value, int):
-                width = max(width, value)
-    return width
 
 
 def _seconds_per_megapixel(descriptor: Any) -> float | None:
