@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 
 from denoise_studio.core.cost import format_seconds
 from denoise_studio.core.result import Result
-from denoise_studio.gui.viewer_panes import Pane, PaneTitle, grid_columns, to_display
+from denoise_studio.gui.viewer_panes import Pane, PaneTitle, fit_at_top, grid_columns, to_display
 
 BEST_COLOUR = "#ffcc33"
 BEST_MARK = "★ "
@@ -163,13 +163,8 @@ class GridView(QWidget):
         """Fit the images to their panes (all of them: they are linked), each at the top of its pane."""
         if not self._panes:
             return
-        view = self._panes[0].view
-        view.autoRange(padding=0.01)
+        fit_at_top(self._panes[0].view, self._results[0].image.shape[0])
         self._at_fit = True
-        _, (top, bottom) = view.viewRange()
-        slack = (bottom - top) - self._results[0].image.shape[0]
-        if slack > 1:  # a pane taller than the image: the space goes below it, not between it and its title
-            view.setYRange(top + slack / 2, bottom + slack / 2, padding=0)
 
     def _update_heading(self) -> None:
         best = best_result(self._results)

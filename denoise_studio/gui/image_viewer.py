@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from denoise_studio.core.image import ImageData
-from denoise_studio.gui.viewer_panes import Layer, Pane, PaneTitle, grid_columns, to_display
+from denoise_studio.gui.viewer_panes import Layer, Pane, PaneTitle, fit_at_top, grid_columns, to_display
 
 __all__ = ["MODES", "ImageViewer", "to_display"]
 
@@ -259,14 +259,9 @@ class ImageViewer(QWidget):
         """Fit the whole image in the view (side by side: at the top of each pane, under its title)."""
         if not self._panes:
             return
-        view = self._panes[0].view
-        view.autoRange(padding=0.01)
+        side = self.effective_mode() == "side" and bool(self._layers)
+        fit_at_top(self._panes[0].view, self._layers[0].image.shape[0] if side else None)
         self._at_fit = True
-        _, (top, bottom) = view.viewRange()
-        if self.effective_mode() == "side" and self._layers:
-            slack = (bottom - top) - self._layers[0].image.shape[0]
-            if slack > 1:  # a pane taller than the image: the space goes below it, not above
-                view.setYRange(top + slack / 2, bottom + slack / 2, padding=0)
 
     @Slot()
     def actual_size(self) -> None:

@@ -5,6 +5,7 @@
 - :class:`PaneTitle`: a title whose names are elided with "…" when the pane is narrow, and said
   whole in its tooltip.
 - :func:`grid_columns`: how many columns side-by-side panes take so that the images are largest.
+- :func:`fit_at_top`: fit a pane's view with the image at the top, under its title.
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ def grid_columns(panes: int, width: float, height: float, image_width: int, imag
         if scale > best_scale + 1e-9:
             best, best_scale = columns, scale
     return best
+
+
+def fit_at_top(view: pg.ViewBox, image_height: int | None) -> None:
+    """Fit ``view`` to its contents; when the pane is taller than an image of ``image_height``
+    rows, the spare room goes below the image, not between it and its title (``None``: left
+    centred, as pyqtgraph fits)."""
+    view.autoRange(padding=0.01)
+    if image_height is None:
+        return
+    _, (top, bottom) = view.viewRange()
+    slack = (bottom - top) - image_height
+    if slack > 1:
+        view.setYRange(top + slack / 2, bottom + slack / 2, padding=0)
 
 
 @dataclass
