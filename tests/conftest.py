@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -21,6 +23,22 @@ torch.set_num_threads(1)
 settings.register_profile("default", derandomize=True, max_examples=60, print_blob=True)
 settings.register_profile("thorough", derandomize=False, max_examples=2000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A private user data folder; the registry forgets its imported models afterwards."""
+    from denoise_studio import methods as registry  # here: importing conftest loads no registry
+
+    previous = os.environ.get("DENOISE_STUDIO_DATA_DIR")
+    os.environ["DENOISE_STUDIO_DATA_DIR"] = str(tmp_path / "userdata")
+    registry.refresh_imported()
+    yield tmp_path / "userdata"
+    if previous is None:
+        del os.environ["DENOISE_STUDIO_DATA_DIR"]
+    else:
+        os.environ["DENOISE_STUDIO_DATA_DIR"] = previous
+    registry.refresh_imported()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +11,7 @@ import torch
 from spandrel_nets import make_network, super_resolution_network
 
 from denoise_studio import cli
-from denoise_studio import methods as registry
 from denoise_studio.core.image import load_image, save_image
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    """A private user data folder; the registry forgets its imported models afterwards."""
-    previous = os.environ.get("DENOISE_STUDIO_DATA_DIR")
-    os.environ["DENOISE_STUDIO_DATA_DIR"] = str(tmp_path / "userdata")
-    registry.refresh_imported()
-    yield tmp_path / "userdata"
-    if previous is None:
-        del os.environ["DENOISE_STUDIO_DATA_DIR"]
-    else:
-        os.environ["DENOISE_STUDIO_DATA_DIR"] = previous
-    registry.refresh_imported()
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

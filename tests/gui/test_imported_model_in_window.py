@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +14,11 @@ from denoise_studio.gui.param_panel import ParamPanel
 
 
 @pytest.fixture
-def imported_id(tmp_path: Path) -> Iterator[str]:
-    previous = os.environ.get("DENOISE_STUDIO_DATA_DIR")
-    os.environ["DENOISE_STUDIO_DATA_DIR"] = str(tmp_path / "userdata")
+def imported_id(data_dir: Path, tmp_path: Path) -> str:
+    """A tiny DnCNN imported into the private user data folder of ``data_dir``."""
     source = tmp_path / "tiny.pth"
     torch.save(make_network("dncnn").state_dict(), source)
-    yield registry.import_model(str(source)).id
-    if previous is None:
-        del os.environ["DENOISE_STUDIO_DATA_DIR"]
-    else:
-        os.environ["DENOISE_STUDIO_DATA_DIR"] = previous
-    registry.refresh_imported()
+    return registry.import_model(str(source)).id
 
 
 def test_the_imported_model_is_listed_and_its_panel_gives_the_defaults(qtbot, imported_id: str) -> None:

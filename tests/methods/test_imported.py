@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +22,6 @@ from denoise_studio.core.method import MethodError, RunContext, run_to_end
 
 # Sides that every tiny network takes as they are (DRUNet: multiples of 8; SCUNet: at least 40).
 HEIGHT, WIDTH = 40, 48
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    """A private user data folder; the registry forgets its imported models afterwards."""
-    previous = os.environ.get("DENOISE_STUDIO_DATA_DIR")
-    os.environ["DENOISE_STUDIO_DATA_DIR"] = str(tmp_path / "userdata")
-    registry.refresh_imported()
-    yield tmp_path / "userdata"
-    if previous is None:
-        del os.environ["DENOISE_STUDIO_DATA_DIR"]
-    else:
-        os.environ["DENOISE_STUDIO_DATA_DIR"] = previous
-    registry.refresh_imported()
 
 
 def save_model(net: torch.nn.Module, path: Path) -> Path:
