@@ -167,6 +167,8 @@ class RunView(QObject):
         if result is None:  # removed, or another image's list meanwhile
             return
         result.estimate = estimate
+        said = estimate.text() if estimate.valid else f"no estimate ({estimate.reason})"
+        window.statusBar().showMessage(f"{result.method_title}: est. PSNR {said}", 10000)
         window.results.refresh(result.id)
         if window.compare_state.b_key == result_key(result.id):
             window.metrics_view.set_estimate(estimate)
