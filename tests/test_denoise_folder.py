@@ -65,3 +65,16 @@ def test_folder_mistakes_are_one_line(photos: Path, tmp_path: Path, capsys: pyte
     assert main(["denoise", str(photos / "a.png"), "-o", str(tmp_path / "x.png")]) == 2
     assert "-m METHOD, or give --recipe" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_bit_depth_asked_for_one_file_and_a_folder(photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One file: a 16-bit PNG written at 8 bits, an 8-bit PNG at 16, a float TIFF from an 8-bit PNG.
+    for source, out, depth in (("b16.png", "b8.png", 8), ("a.png", "a16.png", 16), ("a.png", "a32.tif", 32)):
+        assert main(["denoise", str(photos / source), "-o", str(tmp_path / out), "-m", "median", "--bit-depth", str(depth), "--quiet"]) == 0
+        assert load_image(tmp_path / out).bit_depth == depth
+        assert read_sidecar(tmp_path / out)["extra"]["bit_depth"] == depth
+    # A folder: every output at 16 bits where the format holds it (the JPEG stays 8-bit).
+    out = tmp_path / "sixteen"
+    assert main(["denoise", str(photos), "-o", str(out), "-m", "median", "--bit-depth", "16", "--quiet"]) == 1  # the broken file
+    assert [load_image(out / name).bit_depth for name in ("a.png", "b16.png", "c.jpg", "d16.tif")] == [16, 16, 8, 16]
+    capsys.readouterr()

@@ -70,8 +70,12 @@ def process_folder(
     overwrite: bool = False,
     stop: threading.Event | None = None,
     jobs: int = 1,
+    bit_depth: int | None = None,
 ) -> Iterator[FileOutcome]:
     """Denoise each of ``inputs`` into ``out_dir``; yields one outcome per file.
+
+    Each output keeps its input's bit depth unless ``bit_depth`` (8, 16, or 32 for a float
+    TIFF) asks for another, as far as the format holds it.
 
     ``params_for(pixels)`` gives the parameters of one image. ``stop`` set: no new file starts.
     With ``jobs`` > 1 the files go to that many worker processes and the outcomes come in the
@@ -79,8 +83,9 @@ def process_folder(
     a dataclass instance, not a lambda), and so must the method's class.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    settings = FileSettings(seed, device, bit_depth)
     if jobs > 1:
-        yield from _process_in_parallel(type(method), inputs, out_dir, params_for, seed, device, overwrite, stop, jobs)
+        yield from _process_in_parallel(type(method), inputs, out_dir, params_for, settings, overwrite, stop, jobs)
         return
     for path in inputs:
         if stop is not None and stop.is_set():
@@ -89,11 +94,20 @@ def process_folder(
         if target.exists() and not overwrite:
             yield FileOutcome(path, target, SKIPPED, "already there")
             continue
-        yield _denoise_file(method, path, target, params_for, seed, device)
+        yield _denoise_file(method, path, target, params_for, settings)
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """What every file of a walk is run and written with (picklable, for the worker processes)."""
+
+    seed: int = 0
+    device: str = "cpu"
+    bit_depth: int | None = None  # None: each input's own
 
 
 def _process_in_parallel(method_class: type[Method[Any]], inputs: list[Path], out_dir: Path,
-                         params_for: Callable[[np.ndarray], Params], seed: int, device: str, overwrite: bool,
+                         params_for: Callable[[np.ndarray], Params], settings: FileSettings, overwrite: bool,
                          stop: threading.Event | None, jobs: int) -> Iterator[FileOutcome]:
     """``process_folder`` over ``jobs`` worker processes; at most ``jobs`` files are in flight,
     so that a stop leaves only the files already started to finish."""
@@ -110,7 +124,7 @@ def _process_in_parallel(method_class: type[Method[Any]], inputs: list[Path], ou
         while waiting or running:
             while waiting and len(running) < jobs and not (stop is not None and stop.is_set()):
                 path, target = waiting.pop(0)
-                running[pool.submit(_denoise_in_worker, method_class, path, target, params_for, seed, device)] = (path, target)
+                running[pool.submit(_denoise_in_worker, method_class, path, target, params_for, settings)] = (path, target)
             if not running:
                 return
             done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
@@ -148,16 +162,16 @@ def _end_workers(pool: futures.ProcessPoolExecutor) -> None:
 
 
 def _denoise_in_worker(method_class: type[Method[Any]], path: Path, target: Path,
-                       params_for: Callable[[np.ndarray], Params], seed: int, device: str) -> FileOutcome:
-    return _denoise_file(method_class(), path, target, params_for, seed, device)
+                       params_for: Callable[[np.ndarray], Params], settings: FileSettings) -> FileOutcome:
+    return _denoise_file(method_class(), path, target, params_for, settings)
 
 
 def _denoise_file(method: Method[Any], path: Path, target: Path, params_for: Callable[[np.ndarray], Params],
-                  seed: int, device: str) -> FileOutcome:
+                  settings: FileSettings) -> FileOutcome:
     """Denoise one file into ``target``; what went wrong is the outcome's message."""
     started = time.perf_counter()
     try:
-        _write_denoised(method, path, target, params_for, seed, device)
+        _write_denoised(method, path, target, params_for, settings)
     except UserError as exc:
         return FileOutcome(path, target, FAILED, str(exc))
     except Exception as exc:  # noqa: BLE001 - one bad file must not end the walk; it is reported
@@ -166,7 +180,8 @@ def _denoise_file(method: Method[Any], path: Path, target: Path, params_for: Cal
 
 
 def _write_denoised(method: Method[Any], path: Path, target: Path, params_for: Callable[[np.ndarray], Params],
-                    seed: int, device: str) -> None:
+                    settings: FileSettings) -> None:
+    seed, device = settings.seed, settings.device
     if target.exists() and target.resolve() == path.resolve():
         raise UserError("the output would replace the input; choose another output folder")
     image = load_image(str(path))
@@ -177,5 +192,5 @@ def _write_denoised(method: Method[Any], path: Path, target: Path, params_for: C
     assert final.image is not None
     result = Result(method.id, method.title, params, np.clip(final.image, 0.0, 1.0).astype(np.float32), seed=seed, device=device,
                     elapsed=time.perf_counter() - started, final_step=final.step, info=dict(final.info), input_source=str(path))
-    export_result(result, target, bit_depth=image.bit_depth, alpha=image.alpha, protected=(str(path),),
+    export_result(result, target, bit_depth=settings.bit_depth or image.bit_depth, alpha=image.alpha, protected=(str(path),),
                   metadata=image.metadata)

@@ -193,13 +193,14 @@ def write_result(args: argparse.Namespace, out: Any, image: Any, final: Any, par
     from denoise_studio.core.result import chosen_values
     from denoise_studio.core.sidecar import build_record, write_sidecar
 
-    save_image(out, final.image, bit_depth=image.bit_depth, alpha=image.alpha, protected=(input_path, args.reference), metadata=image.metadata)
+    depth = args.bit_depth or image.bit_depth
+    save_image(out, final.image, bit_depth=depth, alpha=image.alpha, protected=(input_path, args.reference), metadata=image.metadata)
     info = dict(final.info)
     weights = info.get("weights") if isinstance(info.get("weights"), dict) else None
     record = build_record(
         input_path=input_path, method_id=method_id, params=params.to_dict(), seed=seed, device=args.device,
         metrics=metrics, weights=weights, info=info,
-        extra={"bit_depth": output_depth(Path(out).suffix.lower(), image.bit_depth), "metadata_kept": kept(image.metadata, Path(out).suffix),
+        extra={"bit_depth": output_depth(Path(out).suffix.lower(), depth), "metadata_kept": kept(image.metadata, Path(out).suffix),
                "reference": args.reference, "info": info, "region": list(region) if region else None,
                "chosen": chosen_values(params.to_dict(), info),
                "stopped_early": final.step < final.total if final.total > 1 else False},
