@@ -71,11 +71,13 @@ def process_folder(
     stop: threading.Event | None = None,
     jobs: int = 1,
     bit_depth: int | None = None,
+    linear_raw: bool = False,
 ) -> Iterator[FileOutcome]:
     """Denoise each of ``inputs`` into ``out_dir``; yields one outcome per file.
 
     Each output keeps its input's bit depth unless ``bit_depth`` (8, 16, or 32 for a float
-    TIFF) asks for another, as far as the format holds it.
+    TIFF) asks for another, as far as the format holds it. A camera RAW input opens as the
+    camera-rendered image, or as linear sRGB with ``linear_raw``.
 
     ``params_for(pixels)`` gives the parameters of one image. ``stop`` set: no new file starts.
     With ``jobs`` > 1 the files go to that many worker processes and the outcomes come in the
@@ -83,7 +85,7 @@ def process_folder(
     a dataclass instance, not a lambda), and so must the method's class.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = FileSettings(seed, device, bit_depth)
+    settings = FileSettings(seed, device, bit_depth, linear_raw)
     if jobs > 1:
         yield from _process_in_parallel(type(method), inputs, out_dir, params_for, settings, overwrite, stop, jobs)
         return
@@ -104,6 +106,7 @@ class FileSettings:
     seed: int = 0
     device: str = "cpu"
     bit_depth: int | None = None  # None: each input's own
+    linear_raw: bool = False
 
 
 def _process_in_parallel(method_class: type[Method[Any]], inputs: list[Path], out_dir: Path,
@@ -184,7 +187,7 @@ def _write_denoised(method: Method[Any], path: Path, target: Path, params_for: C
     seed, device = settings.seed, settings.device
     if target.exists() and target.resolve() == path.resolve():
         raise UserError("the output would replace the input; choose another output folder")
-    image = load_image(str(path))
+    image = load_image(str(path), linear_raw=settings.linear_raw)
     method.check_input(image.pixels.shape)
     params = params_for(image.pixels)
     started = time.perf_counter()

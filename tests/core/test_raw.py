@@ -96,3 +96,20 @@ def test_a_folder_run_writes_a_raw_file_as_a_16_bit_tiff(tmp_path: Path, capsys:
     assert main(["denoise", str(folder), "-o", str(tmp_path / "out"), "-m", "median", "--quiet"]) == 0, capsys.readouterr().err
     written = load_image(tmp_path / "out" / "shot.tif")
     assert written.bit_depth == 16 and exif_tags(written.metadata[EXIF])[0][0x0110] == MODEL
+
+
+def test_denoise_raw_linear_gives_the_linear_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rawpy")
+    source = write_dng(tmp_path / "shot.dng")
+    rendered, linear = tmp_path / "rendered.tif", tmp_path / "linear.tif"
+    assert main(["denoise", str(source), "-o", str(rendered), "-m", "median", "--quiet"]) == 0
+    assert main(["denoise", str(source), "-o", str(linear), "-m", "median", "--raw", "linear", "--quiet"]) == 0
+    folder = tmp_path / "card"
+    folder.mkdir()
+    write_dng(folder / "shot.dng")
+    assert main(["denoise", str(folder), "-o", str(tmp_path / "out"), "-m", "median", "--raw", "linear", "--quiet"]) == 0
+    capsys.readouterr()
+    # The linear image is darker than the rendered one (no tone curve), as the loader gives it.
+    assert load_image(linear).pixels.mean() < load_image(rendered).pixels.mean() - 0.05
+    assert abs(load_image(linear).pixels.mean() - load_image(source, linear_raw=True).pixels.mean()) < 0.01
+    assert np.array_equal(load_image(tmp_path / "out" / "shot.tif").pixels, load_image(linear).pixels)  # the folder: the same

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a folder run denoises N images at once, in N processes of one CPU thread each (default 1)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), metavar="{8,16,32}",
                         help="bits per sample of the output (default: the input's; 16 for PNG and TIFF, 32 float for TIFF only)")
+    parser.add_argument("--raw", choices=("rendered", "linear"), default="rendered",
+                        help="a camera RAW input opens as the camera-rendered sRGB image (default) or as linear sRGB")
     parser.add_argument("--overwrite", action="store_true", help="a folder run replaces outputs that exist (default: skip them, so a stopped run resumes)")
     parser.add_argument("--noise-sigma", type=float, metavar="S", help="the noise σ of the input (0–255) for the estimated PSNR of --json (default: estimated)")
     parser.add_argument("--no-estimate", action="store_true", help="--json without the estimated PSNR (it runs the method twice more)")

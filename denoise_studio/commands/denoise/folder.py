@@ -114,7 +114,8 @@ class _Batch:
         previous = signal.signal(signal.SIGINT, self._on_interrupt) if main_thread else None
         started = time.perf_counter()
         walk = process_folder(self.method, self.inputs, self.out_dir, self.image_params, seed=self.args.seed, device=self.args.device,
-                              overwrite=self.args.overwrite, stop=self.stop, jobs=self.jobs, bit_depth=self.args.bit_depth)
+                              overwrite=self.args.overwrite, stop=self.stop, jobs=self.jobs, bit_depth=self.args.bit_depth,
+                              linear_raw=self.args.raw == "linear")
         try:
             for index, outcome in enumerate(walk):
                 self._record(outcome)

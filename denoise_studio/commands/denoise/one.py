@@ -34,7 +34,7 @@ def run_one(args: argparse.Namespace, method_id: str, recipe: dict[str, Any] | N
     out = check_output_path(args.output, args.input, args.reference)
     if args.curve:
         check_text_output(args.curve, args.input, args.reference, args.output)
-    image = load_image(args.input)
+    image = load_image(args.input, linear_raw=args.raw == "linear")
     reference = None
     if args.reference:
         reference = load_image(args.reference).pixels
