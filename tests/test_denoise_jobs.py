@@ -117,6 +117,10 @@ def test_jobs_that_cannot_help_are_refused_or_clamped() -> None:
     dip = create_method("dip")
     assert folder.usable_jobs(2, dip, dip.Params().replace(threads=2), "cpu", 10)[0] == 1
     assert folder.usable_jobs(2, dip, dip.Params(), "cpu", 1) == (1, "")  # no more jobs than files
+    # A class made at run time (as an imported model's) cannot be sent to a worker process.
+    made = type("MadeAtRunTime", (type(dip),), {})
+    jobs, why = folder.usable_jobs(2, made(), dip.Params(), "cpu", 10)
+    assert jobs == 1 and "cannot be sent to other processes" in why
 
 
 def test_jobs_mistakes_are_one_line(photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

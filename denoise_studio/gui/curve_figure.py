@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
@@ -70,8 +70,8 @@ def render_figure(
                 curve_style.event_label(name, step), 0.95 - 0.12 * (index % 4), curve_style.label_anchor(name))
     if cursor is not None:
         _marker(plots, cursor, _ink(curve_style.CURSOR_COLOUR), f"on view {cursor}", 0.08, curve_style.label_anchor(""))
-    canvas.show()  # laid out off screen (posted layout events only): axes, ticks and labels take their sizes
-    QApplication.sendPostedEvents()
+    canvas.show()  # laid out off screen (its layout requests only, no other queued event): axes, ticks and labels take their sizes
+    QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest.value)
     image = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
     canvas.close()
     canvas.deleteLater()

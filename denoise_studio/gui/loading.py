@@ -285,6 +285,7 @@ class ImageLoading(QObject):
         if not wait and loads_in_background(source):
             self.start(source)
             return True
+        self.source = self._current = None  # a background load still under way is superseded
         try:
             data = load_image(source)
         except Exception as exc:  # noqa: BLE001 - a loader bug must not take the window down

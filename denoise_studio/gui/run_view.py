@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QProgressBar
 
 from denoise_studio.core.params import Params
 from denoise_studio.core.quality import QualityEstimate
@@ -117,7 +117,10 @@ class RunView(QObject):
     def cancel_job(self) -> None:
         """Cancel: end the job that runs and discard it."""
         if self.job is TRAINING:
-            self.window.train_dock.cancel_training()
+            answer = QMessageBox.question(self.window, "Cancel training",
+                                          "Discard this training run? Nothing will be written (Stop keeps the best weights so far).")
+            if answer == QMessageBox.StandardButton.Yes:
+                self.window.train_dock.cancel_training()
         else:
             self.window.cancel_run()
 

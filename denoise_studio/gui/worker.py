@@ -324,8 +324,10 @@ class MethodWorker(ThreadWorker):
         self.yielded.emit(RunUpdate(final.step, final.total, elapsed, message="Estimating the PSNR without a reference (two more runs)…"))
 
         def denoiser(probed: np.ndarray) -> np.ndarray:
-            snap = run_to_end(self.method, probed, self.params, RunContext(seed=self.ctx.seed, device=self.ctx.device))
-            return snap.image  # type: ignore[return-value]  # run_to_end checks it is there
+            # The same stop event: Stop or Cancel ends a probe run too, not only after it.
+            probe_ctx = RunContext(seed=self.ctx.seed, device=self.ctx.device, stop_event=self.ctx.stop_event)
+            snap = run_to_end(self.method, probed, self.params, probe_ctx)
+            return np.clip(snap.image, 0.0, 1.0)  # type: ignore[arg-type]  # as the result is (run_to_end checks the image)
 
         try:
             return quality.estimate_psnr(self.noisy, image, denoiser, sigma=noise.get("sigma"), noise_model=noise.get("model"),

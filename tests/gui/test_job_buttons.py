@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from denoise_studio.core.image import save_image
 from denoise_studio.gui.job_buttons import CANCEL_TEXT, STOP_TEXT, TRAINING
@@ -75,11 +76,13 @@ def test_training_uses_the_same_pair(window, qtbot, rng: np.random.Generator, tm
     monkeypatch.setenv("DENOISE_STUDIO_DATA_DIR", str(tmp_path / "user data"))
     window.session.noisy = np.clip(0.5 + 0.1 * rng.standard_normal((48, 48, 3)), 0, 1).astype(np.float32)
     dock = window.train_dock
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda _parent, title, _text: asked.append(title) or QMessageBox.StandardButton.Yes)
     dock.training_progress.connect(lambda _update: qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton))
     with qtbot.waitSignal(dock.training_ended, timeout=30_000):
         assert dock.start_training("ap_bsn", data=CURRENT_IMAGE, steps=500, minutes=5, recipe_overrides={"patch_size": 24, "batch_size": 2})
         assert window.run_view.job is TRAINING
         assert _offered(window) == (True, True)
         assert "weights" in window.stop_button.toolTip()
-    assert "cancelled" in dock.status.text()
+    assert "cancelled" in dock.status.text() and asked[:1] == ["Cancel training"]  # asked before a training run is thrown away
     assert _offered(window) == (False, False)

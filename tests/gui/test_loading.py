@@ -153,3 +153,14 @@ def test_only_the_newest_of_two_large_images_is_shown(qtbot, window, monkeypatch
     window.image_loading.join()
     qtbot.wait(50)
     assert arrived == [str(second)] and window.source == str(second)
+
+
+def test_an_image_opened_at_once_supersedes_a_large_one_still_loading(qtbot, window, monkeypatch, small_png: Path,
+                                                                       tmp_path: Path) -> None:
+    big = _gradient_png(tmp_path / "big.png", 120, 80)
+    monkeypatch.setattr(loading, "LARGE_IMAGE_PIXELS", 9400)  # 120×80 loads in the background, the 96×96 PNG at once
+    assert window.open_image(str(big)) and window.open_image(str(small_png))
+    assert not window.image_loading.is_loading()
+    window.image_loading.join()
+    qtbot.wait(50)
+    assert window.source == str(small_png)  # the big image, decoded later, did not replace it

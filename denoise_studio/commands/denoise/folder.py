@@ -70,6 +70,8 @@ def usable_jobs(requested: int, method: Any, params: Any, device: str, files: in
         return 1, ""
     if device != "cpu" and _resolved(device) != "cpu":
         return 1, f"--jobs {requested}: on {device} the images would share one device and its memory; running one at a time"
+    if not _can_travel(type(method)):
+        return 1, f"--jobs {requested}: {method.id} is built when the studio starts and cannot be sent to other processes; running one image at a time"
     asked = method.threads_asked(params)
     if asked is not None and asked > 1:
         return 1, (f"--jobs {requested}: {method.id} with these parameters runs on {asked} threads of its own; "
@@ -79,6 +81,17 @@ def usable_jobs(requested: int, method: Any, params: Any, device: str, files: in
         return cores, (f"--jobs {requested}: this process may use {cores} CPU core{'s' if cores > 1 else ''}, "
                        f"and more jobs than cores only share them; running {cores} at a time")
     return min(requested, files), ""
+
+
+def _can_travel(method_class: type) -> bool:
+    """Whether a worker process can receive the method's class (an imported model's is made at run time)."""
+    import pickle
+
+    try:
+        pickle.dumps(method_class)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def available_cores() -> int:
