@@ -46,12 +46,14 @@ class DevicePicker(QWidget):
         """``devices``: the list to offer until :meth:`set_devices` (None: ask torch now)."""
         super().__init__(parent)
         self.settings = settings
+        # Until set_devices, torch may be half-imported by the loading thread: never touch it then.
+        self._torch_ready = devices is None
         self.device_combo = QComboBox()
         self.device_combo.setToolTip("Where network methods and Deep Image Prior run")
         for device in available_devices() if devices is None else devices:
             self.device_combo.addItem(device_title(device), device)
         self.threads_spin = QSpinBox()
-        self.threads_spin.setRange(1, max(os.cpu_count() or 1, usable_cores(), torch_threads() or 1))
+        self.threads_spin.setRange(1, max(os.cpu_count() or 1, usable_cores(), (torch_threads() if self._torch_ready else None) or 1))
         self.threads_spin.setSuffix(" threads")
         self.threads_spin.setToolTip("torch's CPU threads for the next runs (1 leaves the other cores to the window)")
         layout = QHBoxLayout(self)
@@ -86,6 +88,7 @@ class DevicePicker(QWidget):
         """Offer ``devices`` (found by torch once it loaded behind the window) and the saved choice."""
         for widget in (self.device_combo, self.threads_spin):
             widget.blockSignals(True)
+        self._torch_ready = True
         self.device_combo.clear()
         for device in devices:
             self.device_combo.addItem(device_title(device), device)
@@ -96,13 +99,13 @@ class DevicePicker(QWidget):
     def _restore(self) -> None:
         stored: Any = self.settings.value(DEVICE_KEY, "")
         index = self.device_combo.findData(str(stored)) if stored else -1
-        best = best_device() if torch_threads() is not None else "cpu"  # torch may still be loading
+        best = best_device() if self._torch_ready and torch_threads() is not None else "cpu"
         self.device_combo.setCurrentIndex(index if index >= 0 else max(self.device_combo.findData(best), 0))
         try:
             threads = int(self.settings.value(THREADS_KEY, 0) or 0)
         except (TypeError, ValueError):
             threads = 0
-        self.threads_spin.setValue(threads if threads >= 1 else (torch_threads() or 1))
+        self.threads_spin.setValue(threads if threads >= 1 else ((torch_threads() if self._torch_ready else None) or 1))
         self._apply()
 
     @Slot()
@@ -114,8 +117,8 @@ class DevicePicker(QWidget):
 
     def _apply(self) -> None:
         self.threads_spin.setSuffix(" thread" if self.threads() == 1 else " threads")
-        self.threads_spin.setEnabled(self.device() == "cpu")
-        if torch_threads() is None:  # torch is still loading behind the window: set_devices applies the choice
+        self.threads_spin.setEnabled(self._torch_ready and self.device() == "cpu")
+        if not self._torch_ready or torch_threads() is None:  # torch is loading behind the window: set_devices applies the choice
             self.device_combo.setToolTip("Where network methods and Deep Image Prior run (listed once torch has loaded)")
             return
         set_torch_threads(self.threads())

@@ -42,6 +42,7 @@ def test_the_window_shows_before_the_methods_load_and_run_waits_for_them(
         assert window.method_loading.is_loading()
         assert window.noisy is not None  # the image is there at once
         assert not window.run_button.isEnabled() and "loading" in window.run_button.toolTip()
+        assert not window.device_picker.threads_spin.isEnabled()  # torch is being imported: not touched meanwhile
         assert not window.run_action.isEnabled()
         assert window.method_dock.method_title.text() == "Loading methods…"
         assert not window.selector.is_enabled("nlm") and "loading" in window.selector.tooltip("nlm")
@@ -62,6 +63,7 @@ def test_the_window_shows_before_the_methods_load_and_run_waits_for_them(
         release.set()
     assert not window.method_loading.is_loading()
     assert window.run_button.isEnabled() and "loading" not in window.run_button.toolTip()
+    assert window.device_picker.threads_spin.isEnabled()
     assert window.selector.is_enabled("nlm") and window.current_method_id() == "nlm"
     assert window.device_picker.device() == "cpu"
     assert window.seed_spin.value() == 7
