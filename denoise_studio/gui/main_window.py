@@ -585,6 +585,7 @@ class MainWindow(QMainWindow):
         self.wait_for_retired_runs()
         self.method_loading.join()
         self.image_loading.join()
+        self.model_import.wait()
         self.save_settings()
         self.session_keeper.close()
         super().closeEvent(event)

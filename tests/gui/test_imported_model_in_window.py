@@ -52,3 +52,10 @@ def test_file_import_model_adds_it_to_the_window_and_it_runs(qtbot, imported_id,
     refused.write_bytes(b"not a model")
     assert window.model_import.import_file(str(refused)) is None
     assert "The model was not imported" in window.last_error and "corrupt" in window.last_error
+
+    # From the dialog the import runs in a worker thread; the window answers meanwhile.
+    third = tmp_path / "third.safetensors"
+    save_file({k: v.contiguous() for k, v in make_network("nafnet").state_dict().items()}, str(third))
+    assert window.model_import.start(str(third))
+    qtbot.waitUntil(lambda: "imported:third" in window.choices and window.model_import.worker is None, timeout=30_000)
+    assert window.method_dock.current_id() == "imported:third"
