@@ -81,6 +81,7 @@ class GridView(QWidget):
         self._note = ""
         #: Turns an image into the pixels painted (the window sets the input's colour profile and alpha).
         self.painter: Callable[[np.ndarray], np.ndarray] = to_display
+        self._painted: dict[int, np.ndarray] = {}  # by result id: a relayout does not paint again
         self.heading = QLabel("")
         self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.heading.setToolTip(HINT)
@@ -112,6 +113,7 @@ class GridView(QWidget):
 
     def clear(self) -> None:
         self._results = []
+        self._painted.clear()
         self._rebuild()
 
     def add_result(self, result: Result) -> None:
@@ -123,6 +125,7 @@ class GridView(QWidget):
     def remove_result(self, result_id: int) -> None:
         if result_id in self.result_ids():
             self._results = [result for result in self._results if result.id != result_id]
+            self._painted.pop(result_id, None)
             self._rebuild()
 
     def set_note(self, note: str) -> None:
@@ -200,7 +203,9 @@ class GridView(QWidget):
             if self._panes:
                 pane.view.setXLink(self._panes[0].view)
                 pane.view.setYLink(self._panes[0].view)
-            pane.add_image().setImage(self.painter(result.image), autoLevels=False, levels=(0, 255))
+            if result.id not in self._painted:
+                self._painted[result.id] = self.painter(result.image)
+            pane.add_image().setImage(self._painted[result.id], autoLevels=False, levels=(0, 255))
             self._panes.append(pane)
             self._figures.append(figures)
         if self._panes:

@@ -219,3 +219,18 @@ def test_gui_grid_refuses_an_unknown_id_and_a_method_beside_it(qapp, tmp_path: P
     assert main(["gui", "sample:camera", "--grid", "gaussian", "--method", "nlm", "--screenshot", str(shot)]) == 2
     assert "--grid and --method" in capsys.readouterr().err
     assert not shot.exists()
+
+
+def test_a_new_pane_does_not_paint_the_others_again(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from denoise_studio.core.result import Result
+    from denoise_studio.gui.grid_view import GridView
+
+    grid = GridView()
+    qtbot.addWidget(grid)
+    painted: list[int] = []
+    grid.painter = lambda image: (painted.append(1), (image * 255).astype(np.uint8))[1]
+    for index in range(3):
+        result = Result("gaussian", f"Gaussian {index}", None, np.full((16, 16, 3), 0.1 * index, np.float32))
+        result.id = index + 1
+        grid.add_result(result)
+    assert len(painted) == 3  # one painting per result, not one per result and relayout (1 + 2 + 3)
