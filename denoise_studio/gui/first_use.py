@@ -86,8 +86,9 @@ class FirstUseAdvice(QObject):
         dock.add_note(self.noise_label)
         dock.add_note(self.banner)
         dock.first_try_device = window.device_picker.device
-        self._sigma_cache: tuple[int, float] | None = None
-        self._panels: set[int] = set()
+        # The image the σ was estimated on, kept (not its id(), which a new array may reuse).
+        self._sigma_cache: tuple[Any, float] | None = None
+        self._panels: list[Any] = []  # the panels whose edits are followed (kept: compared with `is`)
         dock.method_changed.connect(self.refresh)
         dock.region_check.toggled.connect(self.refresh)
         window.device_picker.changed.connect(self.refresh)
@@ -111,8 +112,8 @@ class FirstUseAdvice(QObject):
         panel = self.window.method_dock.param_panel(method_id)
         if panel is None:
             return
-        if id(panel) not in self._panels:  # follow this panel's edits (weights, iterations)
-            self._panels.add(id(panel))
+        if not any(panel is followed for followed in self._panels):  # follow its edits (weights, iterations)
+            self._panels.append(panel)
             panel.changed.connect(self.refresh)
         try:
             params = panel.values()
@@ -132,9 +133,8 @@ class FirstUseAdvice(QObject):
             return float(session.noise.get("sigma", 0.0)), str(session.noise.get("model"))
         if session.noisy is None:
             return None, None
-        key = id(session.noisy)
-        if self._sigma_cache is None or self._sigma_cache[0] != key:
-            self._sigma_cache = (key, estimate_noise_sigma(_central_crop(session.noisy, SIGMA_CROP)))
+        if self._sigma_cache is None or self._sigma_cache[0] is not session.noisy:
+            self._sigma_cache = (session.noisy, estimate_noise_sigma(_central_crop(session.noisy, SIGMA_CROP)))
         return self._sigma_cache[1], None
 
     def _advise_weights(self, method_id: str, params: Any) -> None:
