@@ -40,6 +40,10 @@ ONE_SHOT_RUN = JobEnds(
     cancel=f"End the run and discard its result ({CANCEL_KEY})",
     no_stop="This method runs in one step: there is no partial result to keep",
 )
+ESTIMATE = JobEnds(
+    stop=f"Skip the estimate: the result is already in the list ({STOP_KEY})",
+    cancel=f"Skip the estimate: the result is already in the list ({CANCEL_KEY})",
+)
 TRAINING = JobEnds(
     stop=f"End training now and keep the best weights so far, written to your weights folder ({STOP_KEY})",
     cancel=f"End training now and write nothing ({CANCEL_KEY})",

@@ -20,7 +20,7 @@ from denoise_studio.core.quality import QualityEstimate
 from denoise_studio.core.result import HEATMAP_ERROR, HEATMAP_REMOVED, Result, measure
 from denoise_studio.gui.compare import result_key
 from denoise_studio.gui.dialogs import format_seconds
-from denoise_studio.gui.job_buttons import FOLDER_RUN, ITERATIVE_RUN, ONE_SHOT_RUN, TRAINING, JobButtons, JobEnds
+from denoise_studio.gui.job_buttons import ESTIMATE, FOLDER_RUN, ITERATIVE_RUN, ONE_SHOT_RUN, TRAINING, JobButtons, JobEnds
 from denoise_studio.gui.worker import RunUpdate, TrainUpdate
 
 if TYPE_CHECKING:
@@ -160,6 +160,7 @@ class RunView(QObject):
         # The estimate without a reference follows from the same worker (two more runs).
         self._estimating = result.id
         window.metrics_view.set_estimating()
+        self.job_buttons.show_job(ESTIMATE)  # Stop or Cancel now only skip the two probe runs
 
     @Slot(object)
     def on_estimated(self, estimate: QualityEstimate) -> None:

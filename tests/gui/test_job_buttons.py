@@ -86,3 +86,14 @@ def test_training_uses_the_same_pair(window, qtbot, rng: np.random.Generator, tm
         assert "weights" in window.stop_button.toolTip()
     assert "cancelled" in dock.status.text() and asked[:1] == ["Cancel training"]  # asked before a training run is thrown away
     assert _offered(window) == (False, False)
+
+
+def test_while_the_estimate_runs_the_buttons_say_they_skip_it(window, qtbot, small_png: Path) -> None:
+    window.open_image(str(small_png))
+    window.add_noise("gaussian", 25.0, seed=0)
+    window.select_method("tv")
+    seen: list[str] = []
+    window.runs.estimated.connect(lambda _estimate: seen.append(window.cancel_button.toolTip()))  # the result is listed by then
+    with qtbot.waitSignal(window.run_finished, timeout=20_000):
+        assert window.start_run()
+    assert seen and "Skip the estimate" in seen[0] and "already in the list" in seen[0]
