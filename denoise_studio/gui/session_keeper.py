@@ -135,23 +135,35 @@ class SessionKeeper(QObject):
             self.window.show_error(f"The saved session cannot be restored: {exc}", "Restore session")
             return False
         self._saving = False  # the restored session is what is on disk already
+        source = source_info.get("source") or "restored image"
+        noise = source_info.get("noise")
+        original = reference if noise and reference is not None else noisy
+        data = ImageData(pixels=original, bit_depth=int(source_info.get("bit_depth") or 8), source=source,
+                         metadata=file_metadata(source))  # EXIF, profile, ... for exports, if the file is still there
+        self._input = dict(source_info)
+        self._reference = (reference, source_info.get("reference"))
         try:
-            source = source_info.get("source") or "restored image"
-            noise = source_info.get("noise")
-            original = reference if noise and reference is not None else noisy
-            data = ImageData(pixels=original, bit_depth=int(source_info.get("bit_depth") or 8), source=source,
-                             metadata=file_metadata(source))  # EXIF, profile, ... for exports, if the file is still there
-            self._input = dict(source_info)
-            self._reference = (reference, source_info.get("reference"))
             self.window.restore_input(data, noisy, reference, source_info.get("reference_source"), noise)
-            self.window.method_loading.wait()  # the results' parameters are their methods' types
+        except Exception:
+            self._saving = True
+            raise
+        restored = self.window.session.noisy
+        # The results' parameters are their methods' types: they come back once the methods have
+        # loaded behind the window (at once when they are), without an event loop of our own.
+        self.window.method_loading.when_loaded(lambda: self._finish_restore(store, record, restored))
+        return True
+
+    def _finish_restore(self, store: SessionStore, record: dict[str, Any], restored: Any) -> None:
+        try:
+            if self.window.session.noisy is not restored:  # another image was opened meanwhile
+                self.window.statusBar().showMessage("The saved results were not restored: another image was opened", 10000)
+                return
             skipped = self._restore_results(store, record.get("results", []))
         finally:
             self._saving = True
         self.save()
         note = f"; {skipped} result(s) could not be read" if skipped else ""
         self.window.statusBar().showMessage(f"Session restored: {self.window.results.count()} result(s){note}", 10000)
-        return True
 
     def _restore_results(self, store: SessionStore, items: list[dict[str, Any]]) -> int:
         """Add the kept results to the list; returns how many could not be read."""
