@@ -81,3 +81,21 @@ def test_bench_rows_carry_the_estimate_and_the_table_its_gap(capsys: pytest.Capt
                            "--json", str(eight), "--quiet")
     assert code == 0 and json.loads(eight.read_text())["noise_stored_8bit"] is True
     assert "estimated_psnr" not in json.loads(eight.read_text())["per_image"][0]
+
+
+def test_an_estimate_that_runs_out_of_memory_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from denoise_studio.commands.denoise.estimate import estimated_psnr
+    from denoise_studio.core import quality
+    from denoise_studio.methods import create_method
+
+    def no_memory(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(quality, "estimate_psnr", no_memory)
+    args = argparse.Namespace(seed=0, device="cpu", input="photo.png", noise_sigma=None, no_estimate=False)
+    method = create_method("median")
+    pixels = np.full((8, 8, 3), 0.5, np.float32)
+    answer = estimated_psnr(args, method, method.Params(), pixels, pixels)
+    assert answer["value"] is None and "memory" in answer["reason"]

@@ -27,6 +27,9 @@ def estimated_psnr(args: argparse.Namespace, method: Any, params: Any, pixels: n
         assert final.image is not None
         return final.image
 
-    estimate = quality.estimate_psnr(pixels, result, denoiser, sigma=getattr(args, "noise_sigma", None),
-                                     iterative=bool(method.iterative), source=str(args.input), seed=args.seed)
+    try:
+        estimate = quality.estimate_psnr(pixels, result, denoiser, sigma=getattr(args, "noise_sigma", None),
+                                         iterative=bool(method.iterative), source=str(args.input), seed=args.seed)
+    except MemoryError:  # the sums hold several float64 copies of the image: a huge photo may not fit
+        return quality.not_valid("not enough memory for the estimate on an image this large").to_dict()
     return estimate.to_dict()
