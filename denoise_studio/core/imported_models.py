@@ -90,7 +90,12 @@ class ImportedCard:
         missing = [key for key in ("name", "file", "architecture") if key not in data]
         if missing:
             raise ImportedModelError(f"the card lacks {', '.join(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        for key, kind in _CARD_TYPES.items():  # a hand-edited card fails here, with the field named
+            value = values.get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise ImportedModelError(f"the card's {key!r} should be {'text' if kind is str else 'a number'}, not {value!r}")
+        return cls(**values)
 
     def summary(self) -> str:
         """A few lines for a tool tip and for ``methods``."""
@@ -100,6 +105,14 @@ class ImportedCard:
             f"licence: {self.licence or 'not filled in (edit the card)'}",
         ]
         return "\n".join(lines)
+
+
+#: The card fields a hand edit could break, and the JSON types they must have.
+_CARD_TYPES: dict[str, Any] = {
+    "name": str, "file": str, "architecture": str, "sha256": str, "licence": str,
+    "scale": int, "input_channels": int, "output_channels": int, "parameters": int,
+    "widest_layer": int, "multiple_of": int, "minimum": int, "cpu_seconds_per_megapixel": (int, float),
+}
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,16 @@ def test_export_names_of_an_imported_model_hold_no_colon() -> None:
     result = SimpleNamespace(id=3, method_id="imported:drunet")
     assert export_name("photo.jpg", result) == "photo_3_imported-drunet.png"  # type: ignore[arg-type]
     assert export_name(None, result) == "result_3_imported-drunet.png"  # type: ignore[arg-type]
+
+
+def test_a_hand_edited_card_with_a_wrong_type_is_refused_by_name(tmp_path: Path) -> None:
+    import json
+
+    from denoise_studio.core.imported_models import ImportedModelError, read_imported_card
+
+    card = tmp_path / "edited.json"
+    card.write_text(json.dumps({"name": "edited", "file": "edited.pth", "architecture": "DnCNN", "parameters": "many"}))
+    with pytest.raises(ImportedModelError, match="'parameters' should be a number"):
+        read_imported_card(card)
+    card.write_text(json.dumps({"name": "edited", "file": "edited.pth", "architecture": "DnCNN", "parameters": 12}))
+    assert read_imported_card(card).parameters == 12
