@@ -44,8 +44,9 @@ class ModelImport(QObject):
 
     def start(self, path: str, name: str | None = None) -> bool:
         """Import ``path`` in a worker thread; the model is listed when it is ready (False: one is already under way)."""
-        if self.worker is not None:
-            self.window.show_error("A model is being imported: wait for it to finish.")
+        if self.worker is not None or self.window.method_loading.is_loading():
+            # (while the methods load, the list they fill would not have the new model)
+            self.window.show_error("A model is being imported, or the methods are still loading: wait for them to finish.")
             return False
         worker = self.worker = CallWorker(partial(_import, path, name), "import-model")
         worker.returned.connect(self._on_returned)
