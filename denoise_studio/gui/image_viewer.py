@@ -100,7 +100,21 @@ class ImageViewer(QWidget):
         self.graphics.ci.setSpacing(4)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-        # Toolbar: compare mode, fit, 1:1, difference range, region selection.
+        bar = self._build_toolbar()
+        self.readout = _readout_label()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.readout)
+
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._update_controls()
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        """The toolbar: compare mode, fit, 1:1, difference range, region selection."""
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         self.mode_buttons = QButtonGroup(self)
@@ -146,18 +160,7 @@ class ImageViewer(QWidget):
         self.region_button.toggled.connect(self.set_region_selection)
         for b in (self.region_button, self.fit_button, self.one_button):
             bar.addWidget(b)
-
-        self.readout = _readout_label()
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(bar)
-        layout.addWidget(self.graphics, 1)
-        layout.addWidget(self.readout)
-
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self._update_controls()
+        return bar
 
     # -- images --------------------------------------------------------------------------------
 
