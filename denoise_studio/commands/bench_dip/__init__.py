@@ -17,6 +17,11 @@ Four parts (``--parts``), Gaussian noise σ = 25 (clipped to [0, 1], as DIP's no
     preset's peak, against the time the paper preset takes to reach its own peak.
 ``memory``
     Peak resident memory of a 512×512 run with the time machine on (a child process).
+``sure``
+    The SURE curve of the fast preset against its true PSNR curve (two runs in lockstep, issue
+    19): where the highest estimate falls against the true peak, beside ES-EMV
+    (:mod:`denoise_studio.commands.bench_dip.sure`; its table is printed and, with
+    ``--markdown``, written, but not put into the section).
 
 Results go to ``--json`` (written after every image, so a long run can be inspected while it
 runs) and, with ``--markdown``, to a Markdown section; ``--update-docs`` replaces the
@@ -41,13 +46,14 @@ from denoise_studio.commands.bench_dip.quality import (
 )
 from denoise_studio.commands.bench_dip.report import markdown, replace_section
 from denoise_studio.commands.bench_dip.speed import part_speed
+from denoise_studio.commands.bench_dip.sure import part_sure, sure_markdown
 from denoise_studio.core.errors import UserError
 
 DEFAULT_DATA = "../shared/data/testsets/CBSD68"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory")
+    parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory, sure")
     parser.add_argument("--data", default=DEFAULT_DATA, help="folder of clean test images (CBSD68)")
     parser.add_argument("--images", type=int, default=4, help="how many images (sorted by name)")
     parser.add_argument("--offset", type=int, default=0, help="skip this many images first (to split a long run)")
@@ -59,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed-iterations", type=int, default=20, help="timed iterations per loop and round")
     parser.add_argument("--memory-size", type=int, default=512)
     parser.add_argument("--memory-iterations", type=int, default=200)
+    parser.add_argument("--sure-epsilon", type=float, default=None, help="sure part: the probe ε (default max(y)/1000, as core.quality)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -75,6 +82,8 @@ def merge_results(into: dict[str, Any], other: dict[str, Any]) -> None:
     """Merge another result file: quality entries per image and preset; other parts if missing."""
     for name, entry in other.get("quality", {}).items():
         into.setdefault("quality", {}).setdefault(name, {}).update(entry)
+    for name, entry in other.get("sure", {}).items():
+        into.setdefault("sure", {})[name] = entry
     for key in ("speed", "memory", "meta"):
         if key in other and key not in into:
             into[key] = other[key]
@@ -88,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.memory_child:
         return _memory_child(args)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    unknown = parts - {"speed", "quality", "fast", "memory"}
+    unknown = parts - {"speed", "quality", "fast", "memory", "sure"}
     if unknown:
 
         raise UserError(f"unknown part(s): {', '.join(sorted(unknown))}")
@@ -133,6 +142,14 @@ def run(args: argparse.Namespace) -> int:
         save()
     if "quality" in parts:
         part_quality(args, results, save)
+    if "sure" in parts:
+        part_sure(args, results, save)
+        table = sure_markdown(results)
+        print(table)
+        if args.markdown:
+            Path(args.markdown).write_text(table, encoding="utf-8")
+        if parts == {"sure"}:
+            return 0
     if "fast" in parts or "quality" in parts:
         results["fast"] = part_fast(results, args.crop)
         save()

@@ -11,7 +11,7 @@ import numpy as np
 SECTION = "## Deep Image Prior"
 
 
-def _mean(values: list[float]) -> float:
+def finite_mean(values: list[float]) -> float:
     finite = [v for v in values if v is not None and not math.isnan(v)]
     return float(np.mean(finite)) if finite else math.nan
 
@@ -53,7 +53,7 @@ def markdown(results: dict[str, Any]) -> str:
                 g["peak"].append(s["peak_psnr"])
                 g["bm3d"].append(entry.get("bm3d", {}).get("psnr", math.nan))
         for preset, g in gaps.items():
-            lines.append(f"| **mean of {len(g['peak'])}** | {preset} | {_f(_mean(g['peak']))} | | **{_f(_mean(g['wmv']))}** | | **{_f(_mean(g['emv']))}** | {_f(_mean(g['bm3d']))} |")
+            lines.append(f"| **mean of {len(g['peak'])}** | {preset} | {_f(finite_mean(g['peak']))} | | **{_f(finite_mean(g['wmv']))}** | | **{_f(finite_mean(g['emv']))}** | {_f(finite_mean(g['bm3d']))} |")
         lines += ["", "Target: average gap ≤ 1 dB. A rule's PSNR is that of the averaged output at the iteration the rule suggests "
                   "(its variance minimum); with 2000 iterations and patience 1000 a rule may not have *stopped* the run yet, "
                   "its suggestion is then the minimum so far.", ""]

@@ -210,7 +210,7 @@ def fit(
     if params.threads > 0 and torch.device(ctx.device).type == "cpu":
         torch.set_num_threads(params.threads)
     try:
-        yield from _DipRun(noisy, params, cfg, ctx, preset, network).steps()
+        yield from DipRun(noisy, params, cfg, ctx, preset, network).steps()
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
@@ -304,7 +304,7 @@ class StopRules:
         return {suggestion_key(ES_WMV): self.wmv.best_step, suggestion_key(ES_EMV): self.emv.best_step}
 
 
-class _DipRun:
+class DipRun:
     """One DIP run: the padded target, the network and its code, the optimiser and the parts above.
 
     :meth:`steps` yields the snapshots of the module docstring, one per step and a final one.
@@ -385,14 +385,14 @@ class _DipRun:
             if ctx.stop_requested:
                 stop_reason = "user"
                 break
-            yield self._step(t)
+            yield self.advance(t)
             step = t
             if self.rules.should_stop(params.stop_rule):
                 stop_reason = params.stop_rule
                 break
         yield self._final(step, stop_reason)
 
-    def _step(self, t: int) -> Snapshot:
+    def advance(self, t: int) -> Snapshot:
         """One optimisation step (Sec. 3: a gradient step on ``||f(z + σ_p ε) − x||²``)."""
         params, events = self.params, list[str]()
         inp = self.z

@@ -1,0 +1,71 @@
+"""The lockstep SURE curve of Deep Image Prior (issue 19): the same estimate as the one-shot SURE, the stop rule, the bench part."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_studio.cli import main
+from denoise_studio.core.image import save_image, to_numpy
+from denoise_studio.core.method import RunContext
+from denoise_studio.core.noise import add_noise
+from denoise_studio.core.quality import ProbeRuns, mc_sure
+from denoise_studio.methods._common.dip_sure import LockstepSure, SurePeak
+from denoise_studio.methods.dip import DIPParams, network_for
+
+
+def _lockstep(clean: np.ndarray, seed: int = 3) -> tuple[np.ndarray, LockstepSure]:
+    noisy = add_noise(clean, "gaussian", 25.0, np.random.default_rng(1), clip=False)
+    params = DIPParams(preset="fast", iterations=10, threads=1)
+    return noisy, LockstepSure(noisy, params, network_for("fast", 3), RunContext(seed=seed, reference=clean), 25.0, preset="fast")
+
+
+def test_each_step_gives_the_one_shot_sure_of_the_two_averaged_outputs(astronaut: np.ndarray) -> None:
+    noisy, lockstep = _lockstep(astronaut[40:72, 190:222])
+    for t in range(1, 6):
+        snapshot, estimate = lockstep.advance(t)
+    assert snapshot.step == 5 and "psnr_ref_avg" in snapshot.scalars
+    main_out, probe_out = to_numpy(lockstep.main.average.value), to_numpy(lockstep.probe.average.value)
+    assert not np.array_equal(main_out, probe_out)  # the probe moved the second run
+    one_shot = mc_sure(noisy, main_out, ProbeRuns(lockstep.epsilon, 3, [probe_out]), 25.0)
+    assert estimate is not None and one_shot.psnr is not None
+    assert estimate == pytest.approx(one_shot.psnr, abs=1e-3)
+    # Both runs are float32 whatever the preset's precision (bfloat16 would swallow the probe).
+    assert lockstep.main.amp_dtype is None and lockstep.probe.amp_dtype is None
+
+
+def test_a_zero_probe_leaves_the_two_runs_identical(astronaut: np.ndarray) -> None:
+    """The two runs share every seed: without a probe they are the same run, step for step."""
+    noisy, lockstep = _lockstep(astronaut[40:72, 190:222])
+    lockstep.probe.target.copy_(lockstep.main.target)
+    for t in range(1, 4):
+        lockstep.advance(t)
+    assert np.array_equal(to_numpy(lockstep.main.average.value), to_numpy(lockstep.probe.average.value))
+    assert lockstep.terms() is not None and lockstep.terms()[1] == 0.0  # type: ignore[index]
+
+
+def test_sure_peak_waits_its_patience_after_the_highest_estimate() -> None:
+    rule = SurePeak(patience=3)
+    for step, value in enumerate([20.0, None, 22.0, 21.0, 21.9], start=1):
+        rule.update(step, value)
+        assert not rule.should_stop
+    rule.update(6, 21.0)
+    assert rule.should_stop and rule.best_step == 3 and rule.best_psnr == 22.0
+
+
+def test_the_bench_part_writes_both_curves_and_their_summary(astronaut: np.ndarray, tmp_path: Path) -> None:
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    save_image(folder / "face.png", astronaut[40:104, 190:254])
+    results, table = tmp_path / "sure.json", tmp_path / "sure.md"
+    code = main(["bench-dip", "--parts", "sure", "--data", str(folder), "--images", "1", "--crop", "32", "--iterations", "12",
+                 "--threads", "1", "--json", str(results), "--markdown", str(table)])
+    assert code == 0
+    entry = json.loads(results.read_text())["sure"]["face"]
+    run, summary = entry["run"], entry["summary"]
+    assert len(run["psnr_avg"]) == len(run["sure_psnr"]) == len(run["divergence"]) == 12
+    assert summary["peak_psnr"] == pytest.approx(max(run["psnr_avg"]))
+    assert "| face |" in table.read_text()
