@@ -29,6 +29,21 @@ def test_wmv_variance_is_the_window_variance() -> None:
     assert rule.variance == pytest.approx(np.var([2, 3, 4, 5, 6]))
 
 
+def test_wmv_running_sums_match_the_exact_window_variance_after_many_steps() -> None:
+    """The running sums take each old output away exactly: no drift after thousands of steps."""
+    window = 100
+    rule = WindowedVariance(window=window, patience=10_000)
+    g = torch.Generator().manual_seed(3)
+    recent: list[torch.Tensor] = []
+    for t in range(1, 3001):
+        # DIP-like: values near 0.5 with a spread that shrinks to 1e-3 (variances near 1e-6).
+        x = 0.5 + (0.1 / t**0.5 + 1e-3) * torch.randn((3, 8, 8), generator=g)
+        rule.update(t, x)
+        recent = (recent + [x])[-window:]
+    exact = float(torch.var(torch.stack(recent).double(), dim=0, unbiased=False).mean())
+    assert rule.variance == pytest.approx(exact, rel=1e-6)
+
+
 def test_wmv_finds_the_minimum_and_stops_after_patience() -> None:
     window, patience, t_min = 20, 100, 300
     rule = WindowedVariance(window, patience)
