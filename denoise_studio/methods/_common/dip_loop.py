@@ -20,7 +20,8 @@ on, the output being fitted, ``f(z + σ_p ε)``, changes from step to step mostl
 changes, and that variance is flat after a few hundred steps (measured, see
 ``docs/BENCHMARKS.md``), so its minimum falls anywhere. The rules are therefore fed, by default
 (``rule_input="auto"`` with ``σ_p > 0``), the jitter-free output ``f(z)`` from one extra
-forward pass without gradients per step (about a quarter more time per step); with
+forward pass without gradients per step (about a quarter more time per step; ``rule_every = k``
+makes it on every k-th step only, see :mod:`~denoise_studio.methods._common.dip_rules`); with
 ``σ_p = 0`` the training output already is jitter-free (the ES-WMV paper's plain-DIP setting).
 ``rule_input="training"`` feeds the jittered outputs as the ES-WMV notebook does.
 
@@ -93,7 +94,6 @@ import torch.nn.functional as F
 from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.curves import (
     ES_EMV,
-    ES_WMV,
     EVENT_GUARD,
     NO_RULE,
     PSNR_NOISY,
@@ -101,16 +101,14 @@ from denoise_studio.core.curves import (
     PSNR_REF,
     PSNR_REF_AVG,
     RULES,
-    VARIANCE_EMV,
-    VARIANCE_WMV,
     suggestion_key,
 )
-from denoise_studio.core.early_stop import ExponentialVariance, WindowedVariance
 from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params, param
 from denoise_studio.core.tiling import SizeRequirements, pad_to_requirements
+from denoise_studio.methods._common.dip_rules import StopRules
 from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
 
 IMAGE_INTERVAL_S = 0.1  # at most ~10 image snapshots per second
@@ -134,6 +132,7 @@ class DipLoopParams(Params):
     guard: bool = param(True, title="Divergence guard", description="restore the previous weights when PSNR vs noisy drops by more than 5 dB")
     variance_window: int = param(100, minimum=2, maximum=1000, title="ES window W", description="ES-WMV: number of recent outputs whose variance is measured (also the warm-up of ES-EMV)", advanced=True)
     patience: int = param(1000, minimum=1, maximum=20_000, step=100, title="ES patience P", description="steps without a new variance minimum before a rule stops the run", advanced=True)
+    rule_every: int = param(1, minimum=1, maximum=50, title="Rule every k steps", description="feed the stopping rules every k-th step only (their window and α cover the same number of steps); saves k − 1 of k extra passes", advanced=True)
     rule_input: str = param("auto", choices=("auto", "jitter-free", "training"), title="Rule input", description="outputs the stopping rules measure: jitter-free = one extra forward pass f(z) per step; training = the jittered output being fitted; auto = jitter-free when the input jitter is on", advanced=True)
     emv_alpha: float = param(0.02, minimum=0.001, maximum=1.0, title="ES-EMV α", description="ES-EMV: weight of the newest output in the exponential moving variance (paper: 0.1; 0.02 matches the window W = 100, see the module docstring)", advanced=True)
     precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
@@ -264,46 +263,6 @@ class OutputAverage:
         return self.value
 
 
-class StopRules:
-    """ES-WMV and ES-EMV side by side, with the averaged output each one suggests.
-
-    Both rules always run (their curves and suggestions are shown); only the rule named by
-    ``stop_rule`` ends the run. An event is reported once, at the step a rule detects its stop.
-    """
-
-    def __init__(self, params: DipLoopParams) -> None:
-        self.wmv = WindowedVariance(params.variance_window, params.patience)
-        self.emv = ExponentialVariance(params.emv_alpha, params.patience, warmup=params.variance_window)
-        self.suggested: dict[str, torch.Tensor] = {}
-        self._seen: set[str] = set()
-
-    def update(self, step: int, measured: torch.Tensor, average: torch.Tensor) -> list[str]:
-        """Feed one output to both rules; returns the rules that detected their stop now."""
-        events = []
-        for rule, name in ((self.wmv, ES_WMV), (self.emv, ES_EMV)):
-            if rule.update(step, measured):
-                self.suggested[name] = average.clone()
-            if rule.should_stop and name not in self._seen:
-                self._seen.add(name)
-                events.append(name)
-        return events
-
-    def should_stop(self, name: str) -> bool:
-        """Whether the rule called ``name`` ends the run now (``"none"``: never)."""
-        return (name == ES_WMV and self.wmv.should_stop) or (name == ES_EMV and self.emv.should_stop)
-
-    def variances(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        if self.wmv.variance is not None:
-            out[VARIANCE_WMV] = self.wmv.variance
-        if self.emv.variance is not None:
-            out[VARIANCE_EMV] = self.emv.variance
-        return out
-
-    def suggestions(self) -> dict[str, int | None]:
-        return {suggestion_key(ES_WMV): self.wmv.best_step, suggestion_key(ES_EMV): self.emv.best_step}
-
-
 class DipRun:
     """One DIP run: the padded target, the network and its code, the optimiser and the parts above.
 
@@ -336,7 +295,7 @@ class DipRun:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=params.learning_rate)
         self.guard = Guard(list(self.net.parameters()), params.guard)
         self.average = OutputAverage(params.ema_decay)
-        self.rules = StopRules(params)
+        self.rules = StopRules(params.variance_window, params.patience, params.emv_alpha, params.rule_every)
         self.history = ctx.history if isinstance(ctx.history, IterateHistory) else None
         if self.history is not None:
             self.history.clear()
@@ -421,7 +380,8 @@ class DipRun:
         """Apply the step; fold the output into the average, the rules and the time machine."""
         out = out_full.detach()[..., self.rows, self.cols]
         measured = out
-        if self.jitter_free_rules:
+        fed = self.rules.wants(t)
+        if fed and self.jitter_free_rules:
             # f(z) with the weights that produced this step's output, before the update.
             with torch.no_grad(), self.autocast():
                 measured = self.forward(self.z).float()[..., self.rows, self.cols]
@@ -432,7 +392,7 @@ class DipRun:
             self.opt.step()
         self.raw = out
         average = self.average.update(out)
-        events = self.rules.update(t, measured, average)
+        events = self.rules.update(t, measured, average) if fed else []
         if self.history is not None and self.history.wants(t):
             self.history.record(t, average)
         return events
@@ -554,7 +514,7 @@ def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig
     if device == "cpu":
         per_step = _SECONDS_PER_PIXEL_STEP_AT_32 * (width / 32) ** 1.16 * pixels
         if params.input_noise > 0 and params.rule_input in ("auto", "jitter-free"):
-            per_step *= 1.25
+            per_step *= 1.0 + 0.25 / params.rule_every
         seconds = per_step * params.iterations
     return CostEstimate(
         int(memory) + 300 * 2**20,  # torch itself
