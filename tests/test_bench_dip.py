@@ -69,3 +69,28 @@ def test_the_section_replaces_only_its_own_part_of_the_file(tmp_path: Path) -> N
     text = doc.read_text(encoding="utf-8")
     assert "old figures" not in text and "new figures" in text
     assert "## Before\nkept" in text and "## After\nalso kept" in text
+
+
+def test_the_time_to_quality_part_times_a_reference_and_a_candidate(crop_folder: Path, tmp_path: Path) -> None:
+    results, table = tmp_path / "ttq.json", tmp_path / "ttq.md"
+    code = main(["bench-dip", "--parts", "time-to-quality", "--data", str(crop_folder), "--ttq-crops", "32:1",
+                 "--ttq-reference-iterations", "30", "--ttq-candidates", "fast:rule_every=4:patience=5:iterations=25",
+                 "--threads", "1", "--json", str(results), "--markdown", str(table)])
+    assert code == 0
+    entry = json.loads(results.read_text())["time_to_quality"]["face@32"]
+    reference = entry["reference"]
+    assert len(reference["run"]["psnr_avg"]) == 30 and reference["peak"] == pytest.approx(max(reference["run"]["psnr_avg"]))
+    candidate = entry["fast:rule_every=4:patience=5:iterations=25"]
+    run, summary = candidate["run"], candidate["summary"]
+    assert run["params"]["rule_every"] == 4 and run["params"]["stop_rule"] == "es-emv"  # the window's first try, changed
+    assert all(b >= a for a, b in zip(run["cpu"], run["cpu"][1:]))
+    assert summary["stop_iteration"] == len(run["psnr_avg"]) <= 25
+    assert summary["stop_gap"] == pytest.approx(reference["peak"] - summary["kept_psnr"])
+    assert summary["announced_s"] > 0
+    assert "face@32" in table.read_text()
+
+
+def test_a_candidate_naming_an_unknown_parameter_is_refused(crop_folder: Path, tmp_path: Path, capsys) -> None:
+    code = main(["bench-dip", "--parts", "time-to-quality", "--data", str(crop_folder), "--ttq-crops", "32:1",
+                 "--ttq-reference-iterations", "3", "--ttq-candidates", "fast:speed=11", "--json", str(tmp_path / "r.json")])
+    assert code != 0 and "no parameter 'speed'" in capsys.readouterr().err

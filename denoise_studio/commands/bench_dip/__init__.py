@@ -17,6 +17,11 @@ Four parts (``--parts``), Gaussian noise σ = 25 (clipped to [0, 1], as DIP's no
     preset's peak, against the time the paper preset takes to reach its own peak.
 ``memory``
     Peak resident memory of a 512×512 run with the time machine on (a child process).
+``time-to-quality``
+    Issue 20: the wall and CPU time until the averaged output is within 0.5 dB of a reference
+    peak, and the automatic stop, per candidate setting
+    (:mod:`denoise_studio.commands.bench_dip.time_to_quality`; table printed and, with
+    ``--markdown``, written).
 ``sure``
     The SURE curve of the fast preset against its true PSNR curve (two runs in lockstep, issue
     19): where the highest estimate falls against the true peak, beside ES-EMV
@@ -47,13 +52,14 @@ from denoise_studio.commands.bench_dip.quality import (
 from denoise_studio.commands.bench_dip.report import markdown, replace_section
 from denoise_studio.commands.bench_dip.speed import part_speed
 from denoise_studio.commands.bench_dip.sure import part_sure, sure_markdown
+from denoise_studio.commands.bench_dip.time_to_quality import part_time_to_quality, ttq_markdown
 from denoise_studio.core.errors import UserError
 
 DEFAULT_DATA = "../shared/data/testsets/CBSD68"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory, sure")
+    parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory, sure, time-to-quality")
     parser.add_argument("--data", default=DEFAULT_DATA, help="folder of clean test images (CBSD68)")
     parser.add_argument("--images", type=int, default=4, help="how many images (sorted by name)")
     parser.add_argument("--offset", type=int, default=0, help="skip this many images first (to split a long run)")
@@ -66,6 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-size", type=int, default=512)
     parser.add_argument("--memory-iterations", type=int, default=200)
     parser.add_argument("--sure-epsilon", type=float, default=None, help="sure part: the probe ε (default max(y)/1000, as core.quality)")
+    parser.add_argument("--ttq-crops", default="256:4,512:2", help="time-to-quality: SIZE:COUNT,... (sizes above 256 come from --ttq-large-data)")
+    parser.add_argument("--ttq-large-data", default="../shared/data/testsets/McMaster", help="time-to-quality: folder of the large crops")
+    parser.add_argument("--ttq-reference-iterations", type=int, default=0, help="time-to-quality: iterations of the reference runs (0: 3000 at 256, 2500 above)")
+    parser.add_argument("--ttq-candidates", default="fast", help="time-to-quality: PRESET[:NAME=VALUE...],... runs as the window starts them")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -82,8 +92,9 @@ def merge_results(into: dict[str, Any], other: dict[str, Any]) -> None:
     """Merge another result file: quality entries per image and preset; other parts if missing."""
     for name, entry in other.get("quality", {}).items():
         into.setdefault("quality", {}).setdefault(name, {}).update(entry)
-    for name, entry in other.get("sure", {}).items():
-        into.setdefault("sure", {})[name] = entry
+    for part in ("sure", "time_to_quality"):
+        for name, entry in other.get(part, {}).items():
+            into.setdefault(part, {}).setdefault(name, {}).update(entry)
     for key in ("speed", "memory", "meta"):
         if key in other and key not in into:
             into[key] = other[key]
@@ -97,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.memory_child:
         return _memory_child(args)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    unknown = parts - {"speed", "quality", "fast", "memory", "sure"}
+    unknown = parts - {"speed", "quality", "fast", "memory", "sure", "time-to-quality"}
     if unknown:
 
         raise UserError(f"unknown part(s): {', '.join(sorted(unknown))}")
@@ -142,13 +153,18 @@ def run(args: argparse.Namespace) -> int:
         save()
     if "quality" in parts:
         part_quality(args, results, save)
+    tables = []
+    if "time-to-quality" in parts:
+        part_time_to_quality(args, results, save)
+        tables.append(ttq_markdown(results))
     if "sure" in parts:
         part_sure(args, results, save)
-        table = sure_markdown(results)
-        print(table)
+        tables.append(sure_markdown(results))
+    if tables:
+        print("\n".join(tables))
         if args.markdown:
-            Path(args.markdown).write_text(table, encoding="utf-8")
-        if parts == {"sure"}:
+            Path(args.markdown).write_text("\n".join(tables), encoding="utf-8")
+        if parts <= {"sure", "time-to-quality"}:
             return 0
     if "fast" in parts or "quality" in parts:
         results["fast"] = part_fast(results, args.crop)
