@@ -78,3 +78,33 @@ def test_bit_depth_asked_for_one_file_and_a_folder(photos: Path, tmp_path: Path,
     assert main(["denoise", str(photos), "-o", str(out), "-m", "median", "--bit-depth", "16", "--quiet"]) == 1  # the broken file
     assert [load_image(out / name).bit_depth for name in ("a.png", "b16.png", "c.jpg", "d16.tif")] == [16, 16, 8, 16]
     capsys.readouterr()
+
+
+def test_folder_json_lines_carry_the_estimated_psnr_of_each_result(astronaut: np.ndarray, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Noise that never reaches 0 or 1 (float TIFFs, which load clipped): each line's SURE estimate is that of the
+    one-file command, and near the true PSNR."""
+    from denoise_studio.core.metrics import psnr
+
+    folder, out = tmp_path / "noisy", tmp_path / "out"
+    folder.mkdir()
+    clean = {}
+    for i in range(2):
+        clean[f"p{i}.tif"] = crop = 0.25 + 0.5 * astronaut[60 * i : 60 * i + 96, 120:216]
+        noisy = add_noise(crop, "gaussian", 10.0, np.random.default_rng(i), clip=False)
+        assert 0 < noisy.min() and noisy.max() < 1
+        save_image(folder / f"p{i}.tif", noisy, bit_depth=32)
+    assert main(["denoise", str(folder), "-o", str(out), "-m", "wavelet", "--noise-sigma", "10", "--json", "--quiet"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()][:-1]
+    assert len(lines) == 2
+    for line in lines:
+        name = Path(line["input"]).name
+        estimate = line["estimated_psnr"]
+        true = psnr(load_image(out / name).pixels, clean[name])
+        assert estimate["sigma"] == 10.0 and estimate["sigma_source"] == "given"
+        assert abs(estimate["value"] - true) < 0.3
+        assert main(["denoise", str(folder / name), "-o", str(tmp_path / name), "-m", "wavelet", "--noise-sigma", "10", "--json", "--quiet"]) == 0
+        single = json.loads(capsys.readouterr().out)
+        assert single["estimated_psnr"]["value"] == pytest.approx(estimate["value"], abs=1e-6)
+    assert main(["denoise", str(folder), "-o", str(tmp_path / "again"), "-m", "wavelet", "--json", "--no-estimate", "--quiet"]) == 0
+    assert all("estimated_psnr" not in json.loads(line) for line in capsys.readouterr().out.splitlines())

@@ -50,6 +50,7 @@ class FileOutcome:
     status: str  # WRITTEN, SKIPPED or FAILED
     message: str = ""
     seconds: float = 0.0
+    estimated_psnr: dict[str, Any] | None = None  # core.quality.QualityEstimate.to_dict(), when asked for
 
 
 def list_inputs(source: str | Path) -> list[Path]:
@@ -72,6 +73,8 @@ def process_folder(
     jobs: int = 1,
     bit_depth: int | None = None,
     linear_raw: bool = False,
+    estimate: bool = False,
+    noise_sigma: float | None = None,
 ) -> Iterator[FileOutcome]:
     """Denoise each of ``inputs`` into ``out_dir``; yields one outcome per file.
 
@@ -83,9 +86,12 @@ def process_folder(
     With ``jobs`` > 1 the files go to that many worker processes and the outcomes come in the
     order the files finish; ``params_for`` must then be picklable (a module-level function or
     a dataclass instance, not a lambda), and so must the method's class.
+
+    ``estimate``: each written file's outcome carries the estimated PSNR of its result
+    (``core.quality.estimate_method_run``, σ ``noise_sigma`` or estimated; two more runs).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = FileSettings(seed, device, bit_depth, linear_raw)
+    settings = FileSettings(seed, device, bit_depth, linear_raw, estimate, noise_sigma)
     if jobs > 1:
         yield from _process_in_parallel(type(method), inputs, out_dir, params_for, settings, overwrite, stop, jobs)
         return
@@ -107,6 +113,8 @@ class FileSettings:
     device: str = "cpu"
     bit_depth: int | None = None  # None: each input's own
     linear_raw: bool = False
+    estimate: bool = False
+    noise_sigma: float | None = None
 
 
 def _process_in_parallel(method_class: type[Method[Any]], inputs: list[Path], out_dir: Path,
@@ -174,16 +182,17 @@ def _denoise_file(method: Method[Any], path: Path, target: Path, params_for: Cal
     """Denoise one file into ``target``; what went wrong is the outcome's message."""
     started = time.perf_counter()
     try:
-        _write_denoised(method, path, target, params_for, settings)
+        estimated = _write_denoised(method, path, target, params_for, settings)
     except UserError as exc:
         return FileOutcome(path, target, FAILED, str(exc))
     except Exception as exc:  # noqa: BLE001 - one bad file must not end the walk; it is reported
         return FileOutcome(path, target, FAILED, f"{type(exc).__name__}: {exc}")
-    return FileOutcome(path, target, WRITTEN, seconds=time.perf_counter() - started)
+    return FileOutcome(path, target, WRITTEN, seconds=time.perf_counter() - started, estimated_psnr=estimated)
 
 
 def _write_denoised(method: Method[Any], path: Path, target: Path, params_for: Callable[[np.ndarray], Params],
-                    settings: FileSettings) -> None:
+                    settings: FileSettings) -> dict[str, Any] | None:
+    """Write the result; its estimated PSNR when the settings ask for it."""
     seed, device = settings.seed, settings.device
     if target.exists() and target.resolve() == path.resolve():
         raise UserError("the output would replace the input; choose another output folder")
@@ -197,3 +206,10 @@ def _write_denoised(method: Method[Any], path: Path, target: Path, params_for: C
                     elapsed=time.perf_counter() - started, final_step=final.step, info=dict(final.info), input_source=str(path))
     export_result(result, target, bit_depth=settings.bit_depth or image.bit_depth, alpha=image.alpha, protected=(str(path),),
                   metadata=image.metadata)
+    if not settings.estimate:
+        return None
+    from denoise_studio.core.quality import estimate_method_run
+
+    # The unclipped output, like the probe runs' outputs it is compared with.
+    return estimate_method_run(method, image.pixels, final.image, params, seed=seed, device=device,
+                               sigma=settings.noise_sigma, source=str(path)).to_dict()

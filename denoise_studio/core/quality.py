@@ -377,3 +377,21 @@ def estimate_psnr(noisy: np.ndarray, denoised: np.ndarray, denoiser: Denoiser, *
     except EstimateSkipped as skipped:
         return not_valid(str(skipped))
     return estimate_from_probes(noisy, denoised, runs, used, noise_model, source_of_sigma)
+
+
+def estimate_method_run(method: Any, noisy: np.ndarray, denoised: np.ndarray, params: Any, *, seed: int = 0, device: str = "cpu",
+                        sigma: float | None = None, source: str | None = None) -> QualityEstimate:
+    """:func:`estimate_psnr` of a ``core.method.Method`` run: the probes rerun the method with
+    the same parameters and seed; an image too large for the sums gets the reason, not an error."""
+    from denoise_studio.core.method import RunContext, run_to_end
+
+    def denoiser(probed: np.ndarray) -> np.ndarray:
+        final = run_to_end(method, probed, params, RunContext(seed=seed, device=device))
+        if final.image is None:
+            raise UserError(f"{method.id} returned no image for a probe")
+        return final.image
+
+    try:
+        return estimate_psnr(noisy, denoised, denoiser, sigma=sigma, iterative=bool(method.iterative), source=source, seed=seed)
+    except MemoryError:  # the sums hold several float64 copies of the image
+        return not_valid("not enough memory for the estimate on an image this large")

@@ -17,19 +17,8 @@ import numpy as np
 def estimated_psnr(args: argparse.Namespace, method: Any, params: Any, pixels: np.ndarray, result: np.ndarray) -> dict[str, Any]:
     """``{"value", "spread", "sigma", "sigma_source", "reason", ...}`` for the JSON report."""
     from denoise_studio.core import quality
-    from denoise_studio.core.method import RunContext, run_to_end
 
     if getattr(args, "no_estimate", False):
         return quality.not_valid("not asked for (--no-estimate)").to_dict()
-
-    def denoiser(probed: np.ndarray) -> np.ndarray:
-        final = run_to_end(method, probed, params, RunContext(seed=args.seed, device=args.device))
-        assert final.image is not None
-        return final.image
-
-    try:
-        estimate = quality.estimate_psnr(pixels, result, denoiser, sigma=getattr(args, "noise_sigma", None),
-                                         iterative=bool(method.iterative), source=str(args.input), seed=args.seed)
-    except MemoryError:  # the sums hold several float64 copies of the image: a huge photo may not fit
-        return quality.not_valid("not enough memory for the estimate on an image this large").to_dict()
-    return estimate.to_dict()
+    return quality.estimate_method_run(method, pixels, result, params, seed=args.seed, device=args.device,
+                                       sigma=getattr(args, "noise_sigma", None), source=str(args.input)).to_dict()

@@ -5,7 +5,9 @@ sidecar and its own bit depth. An output that exists is skipped (``--overwrite``
 so a stopped run resumes where it was. A file that cannot be read or denoised is reported and
 the run goes on; the list of failures ends the run (exit 1 when any). One progress line says
 which file of how many, and the time left. The first Ctrl-C finishes the current file (or the
-files under way) and stops; a second stops at once.
+files under way) and stops; a second stops at once. With ``--json`` each written file's line
+carries its ``estimated_psnr`` (as for one file: SURE with ``--noise-sigma`` or an estimated σ,
+two more runs of the method; ``--no-estimate`` leaves it out).
 
 ``--jobs N`` denoises N images at once in N worker processes of one CPU thread each: the same
 files come out as with one job. It is clamped where it cannot help, with a line that says why:
@@ -128,7 +130,8 @@ class _Batch:
         started = time.perf_counter()
         walk = process_folder(self.method, self.inputs, self.out_dir, self.image_params, seed=self.args.seed, device=self.args.device,
                               overwrite=self.args.overwrite, stop=self.stop, jobs=self.jobs, bit_depth=self.args.bit_depth,
-                              linear_raw=self.args.raw == "linear")
+                              linear_raw=self.args.raw == "linear", estimate=bool(self.args.json) and not self.args.no_estimate,
+                              noise_sigma=self.args.noise_sigma)
         try:
             for index, outcome in enumerate(walk):
                 self._record(outcome)
@@ -154,8 +157,10 @@ class _Batch:
         if outcome.status == WRITTEN:
             self.written.append(outcome.output)
             if self.args.json:
-                print(json.dumps(jsonable({"input": str(outcome.input), "output": str(outcome.output), "seconds": outcome.seconds,
-                                           "method": self.method.id})), flush=True)
+                line = {"input": str(outcome.input), "output": str(outcome.output), "seconds": outcome.seconds, "method": self.method.id}
+                if outcome.estimated_psnr is not None:
+                    line["estimated_psnr"] = outcome.estimated_psnr
+                print(json.dumps(jsonable(line)), flush=True)
         elif outcome.status == SKIPPED:
             self.skipped.append(outcome.output)
         else:
