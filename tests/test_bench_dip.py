@@ -94,3 +94,15 @@ def test_a_candidate_naming_an_unknown_parameter_is_refused(crop_folder: Path, t
     code = main(["bench-dip", "--parts", "time-to-quality", "--data", str(crop_folder), "--ttq-crops", "32:1",
                  "--ttq-reference-iterations", "3", "--ttq-candidates", "fast:speed=11", "--json", str(tmp_path / "r.json")])
     assert code != 0 and "no parameter 'speed'" in capsys.readouterr().err
+
+
+def test_the_patience_sweep_reads_each_stop_off_the_variance_curve() -> None:
+    from denoise_studio.commands.bench_dip.time_to_quality import patience_sweep
+
+    nan = math.nan
+    run = {"variance_emv": [nan, nan, nan, 5, 4, 3, 2, 3, 4, 5, 6, 7, 8], "cpu": [float(i) for i in range(13)],
+           "psnr_avg": [10, 11, 12, 13, 14, 15, 16, 17, 16.5, 16, 15, 14, 13]}
+    sweep = patience_sweep(run, 17.0, (2, 5, 50))
+    assert sweep["2"]["suggested"] == 7 and sweep["2"]["stop_iteration"] == 9 and sweep["2"]["gap_average"] == pytest.approx(0.5)
+    assert sweep["5"]["stop_iteration"] == 12 and sweep["5"]["gap_suggested"] == pytest.approx(1.0) and sweep["5"]["cpu_s"] == 11.0
+    assert "50" not in sweep  # the run ended before that patience ran out

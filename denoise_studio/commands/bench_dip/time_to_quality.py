@@ -111,6 +111,28 @@ def summarise(run: dict[str, Any], peak: float) -> dict[str, Any]:
     }
 
 
+def patience_sweep(run: dict[str, Any], peak: float, patiences: tuple[int, ...] = (1000, 500, 300, 200, 100)) -> dict[str, Any]:
+    """ES-EMV's stop for other patiences, read off a run's recorded variance curve.
+
+    The optimisation does not depend on the rule, so the run without a stop holds every
+    patience's answer: the first step ``patience`` steps after the lowest variance so far, the
+    averaged output there and its CPU time.
+    """
+    variance = np.asarray(run["variance_emv"], dtype=np.float64)
+    out: dict[str, Any] = {}
+    for patience in patiences:
+        best, best_value = None, math.inf
+        for i, value in enumerate(variance):
+            if math.isfinite(value) and value < best_value:
+                best, best_value = i, value
+            if best is not None and i - best >= patience:
+                out[str(patience)] = {"stop_iteration": i + 1, "suggested": best + 1, "cpu_s": run["cpu"][i],
+                                      "psnr_average": run["psnr_avg"][i], "psnr_suggested": run["psnr_avg"][best],
+                                      "gap_average": peak - run["psnr_avg"][i], "gap_suggested": peak - run["psnr_avg"][best]}
+                break
+    return out
+
+
 def crops_for(args: argparse.Namespace) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
     """(size, name, clean, noisy) of every crop ``--ttq-crops`` asks for (``SIZE:COUNT,...``)."""
     out = []
@@ -139,6 +161,7 @@ def part_time_to_quality(args: argparse.Namespace, results: dict[str, Any], save
             save()
         peak = entry["reference"]["peak"]
         entry["reference"]["summary"] = summarise(entry["reference"]["run"], peak)
+        entry["reference"]["patience"] = patience_sweep(entry["reference"]["run"], peak)
         for spec in candidates:
             if args.resume and spec in entry:
                 continue
@@ -164,4 +187,11 @@ def ttq_markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | {label} | {ref['peak']:.2f} ({ref['peak_iteration']}) | {within} "
                          f"| {s['stop_iteration']} / {s['stop_wall_s']:.0f} | {s['kept_psnr']:.2f} ({s['stop_gap']:.2f}) "
                          f"| {s['announced_s']:.0f} / {s['run_cpu_s']:.0f} |")
+    lines += ["", "ES-EMV's stop for other patiences, read off each reference run's variance curve (rules every step):", "",
+              "| crop | patience | suggested | stop | CPU s at the stop | gap of the average at the stop | gap at the suggestion |",
+              "|---|---|---|---|---|---|---|"]
+    for name, entry in results.get("time_to_quality", {}).items():
+        for patience, p in entry["reference"].get("patience", {}).items():
+            lines.append(f"| {name} | {patience} | {p['suggested']} | {p['stop_iteration']} | {p['cpu_s']:.0f} "
+                         f"| {p['gap_average']:.2f} | {p['gap_suggested']:.2f} |")
     return "\n".join(lines) + "\n"
