@@ -106,3 +106,15 @@ def test_the_patience_sweep_reads_each_stop_off_the_variance_curve() -> None:
     assert sweep["2"]["suggested"] == 7 and sweep["2"]["stop_iteration"] == 9 and sweep["2"]["gap_average"] == pytest.approx(0.5)
     assert sweep["5"]["stop_iteration"] == 12 and sweep["5"]["gap_suggested"] == pytest.approx(1.0) and sweep["5"]["cpu_s"] == 11.0
     assert "50" not in sweep  # the run ended before that patience ran out
+
+
+def test_a_quality_preset_can_change_a_parameter(crop_folder: Path, tmp_path: Path) -> None:
+    """``fast:emv_alpha=0.1`` (the ES-EMV α sweep of BENCHMARKS): the same curve, another rule."""
+    results = tmp_path / "alpha.json"
+    code = main(["bench-dip", "--parts", "quality", "--data", str(crop_folder), "--images", "1", "--crop", "32",
+                 "--iterations", "130", "--presets", "fast,fast:emv_alpha=0.5", "--threads", "1", "--json", str(results)])
+    assert code == 0
+    entry = json.loads(results.read_text())["quality"]["face"]
+    plain, changed = entry["fast"]["run"], entry["fast:emv_alpha=0.5"]["run"]
+    assert plain["psnr_avg"] == pytest.approx(changed["psnr_avg"])  # the rule does not touch the optimisation
+    assert plain["variance_emv"][-1] != pytest.approx(changed["variance_emv"][-1])

@@ -26,9 +26,14 @@ def run_curve(noisy: np.ndarray, clean: np.ndarray, preset: str, iterations: int
     from denoise_studio.methods.dip import DIP, DIPParams
 
     ctx = RunContext(seed=seed, device=device, reference=clean)
-    # "<preset>[:<precision>]", e.g. "paper:float32"; see below for fast-preset candidates.
-    name, _, precision = preset.partition(":")
-    params = DIPParams(preset=name if name in ("paper", "fast") else "fast", iterations=iterations, stop_rule="none", precision=precision or "auto")
+    # "<preset>[:<precision>][:NAME=VALUE...]", e.g. "paper:float32" or "fast:emv_alpha=0.1"; see
+    # below for fast-preset candidates.
+    name, *options = preset.split(":")
+    precision = next((o for o in options if "=" not in o), "auto")
+    params = DIPParams(preset=name if name in ("paper", "fast") else "fast", iterations=iterations, stop_rule="none", precision=precision)
+    for option in (o for o in options if "=" in o):
+        key, _, value = option.partition("=")
+        params = params.replace(**{key: type(getattr(params, key))(value)})
     method_run: Any = DIP().run
     if name not in ("paper", "fast"):
         # A candidate for the fast preset, "w<width>-<resize>@<lr>" (e.g. "w16-nearest@0.02").
