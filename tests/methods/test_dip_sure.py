@@ -69,3 +69,10 @@ def test_the_bench_part_writes_both_curves_and_their_summary(astronaut: np.ndarr
     assert len(run["psnr_avg"]) == len(run["sure_psnr"]) == len(run["divergence"]) == 12
     assert summary["peak_psnr"] == pytest.approx(max(run["psnr_avg"]))
     assert "| face |" in table.read_text()
+
+
+def test_the_trailing_mean_skips_the_steps_without_an_estimate() -> None:
+    from denoise_studio.commands.bench_dip.sure import trailing_mean
+
+    values = np.array([1.0, np.nan, 3.0, 5.0, np.nan, np.nan])
+    np.testing.assert_allclose(trailing_mean(values, 2), [1.0, 1.0, 3.0, 4.0, 5.0, np.nan])
