@@ -118,3 +118,11 @@ def test_a_quality_preset_can_change_a_parameter(crop_folder: Path, tmp_path: Pa
     plain, changed = entry["fast"]["run"], entry["fast:emv_alpha=0.5"]["run"]
     assert plain["psnr_avg"] == pytest.approx(changed["psnr_avg"])  # the rule does not touch the optimisation
     assert plain["variance_emv"][-1] != pytest.approx(changed["variance_emv"][-1])
+
+
+def test_the_precision_part_times_both_precisions(crop_folder: Path, tmp_path: Path) -> None:
+    results = tmp_path / "precision.json"
+    assert main(["bench-dip", "--parts", "precision", "--data", str(crop_folder), "--crop", "32", "--threads", "1", "--json", str(results)]) == 0
+    timing = json.loads(results.read_text())["precision"]
+    assert timing["size"] == 32 and set(timing["cpu_s_per_step"]) == {"bfloat16", "float32"}
+    assert all(0 < s < 10 for s in timing["cpu_s_per_step"].values())

@@ -17,6 +17,9 @@ Four parts (``--parts``), Gaussian noise σ = 25 (clipped to [0, 1], as DIP's no
     preset's peak, against the time the paper preset takes to reach its own peak.
 ``memory``
     Peak resident memory of a 512×512 run with the time machine on (a child process).
+``precision``
+    CPU seconds of one paper-preset step in bfloat16 and in float32 on a ``--crop`` crop
+    (alternating in one process, the smallest of 6), the figure behind ``precision=auto``.
 ``time-to-quality``
     Issue 20: the wall and CPU time until the averaged output is within 0.5 dB of a reference
     peak, and the automatic stop, per candidate setting
@@ -50,7 +53,7 @@ from denoise_studio.commands.bench_dip.quality import (
     summarise_curve,
 )
 from denoise_studio.commands.bench_dip.report import markdown, replace_section
-from denoise_studio.commands.bench_dip.speed import part_speed
+from denoise_studio.commands.bench_dip.speed import part_precision, part_speed
 from denoise_studio.commands.bench_dip.sure import part_sure, sure_markdown
 from denoise_studio.commands.bench_dip.time_to_quality import part_time_to_quality, ttq_markdown
 from denoise_studio.core.errors import UserError
@@ -59,7 +62,7 @@ DEFAULT_DATA = "../shared/data/testsets/CBSD68"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory, sure, time-to-quality")
+    parser.add_argument("--parts", default="speed,quality,fast,memory", help="comma-separated: speed, quality, fast, memory, precision, sure, time-to-quality")
     parser.add_argument("--data", default=DEFAULT_DATA, help="folder of clean test images (CBSD68)")
     parser.add_argument("--images", type=int, default=4, help="how many images (sorted by name)")
     parser.add_argument("--offset", type=int, default=0, help="skip this many images first (to split a long run)")
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.memory_child:
         return _memory_child(args)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    unknown = parts - {"speed", "quality", "fast", "memory", "sure", "time-to-quality"}
+    unknown = parts - {"speed", "quality", "fast", "memory", "precision", "sure", "time-to-quality"}
     if unknown:
 
         raise UserError(f"unknown part(s): {', '.join(sorted(unknown))}")
@@ -147,6 +150,12 @@ def run(args: argparse.Namespace) -> int:
         results["speed"] = part_speed(args)
         print("speed:", json.dumps(results["speed"]), flush=True)
         save()
+    if "precision" in parts:
+        results["precision"] = part_precision(args)
+        print("precision:", json.dumps(results["precision"]), flush=True)
+        save()
+        if parts == {"precision"}:
+            return 0
     if "memory" in parts:
         results["memory"] = part_memory(args)
         print("memory:", json.dumps(results["memory"]), flush=True)

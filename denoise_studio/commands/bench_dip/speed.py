@@ -143,3 +143,26 @@ def part_speed(args: argparse.Namespace) -> dict[str, Any]:
         "ours_precision": "float32" if precision is None else str(precision).replace("torch.", ""),
         "threads": torch.get_num_threads(),
     }
+
+
+def part_precision(args: argparse.Namespace, precisions: tuple[str, ...] = ("bfloat16", "float32"), repeats: int = 6) -> dict[str, Any]:
+    """CPU seconds of one paper-preset step per precision on a ``--crop`` crop, the precisions
+    alternating in this one process; the smallest of ``repeats`` rounds (after two warm-up steps)."""
+    from denoise_studio.core.method import RunContext
+    from denoise_studio.methods.dip import DIP, DIPParams
+
+    _, clean, noisy = load_crops(args.data, 1, args.crop, args.sigma, args.seed)[0]
+    runs = {p: DIP().run(noisy, DIPParams(preset="paper", iterations=repeats + 10, precision=p), RunContext(seed=args.seed, reference=clean))
+            for p in precisions}
+    for gen in runs.values():
+        next(gen)
+        next(gen)
+    costs: dict[str, list[float]] = {p: [] for p in precisions}
+    for _ in range(repeats):
+        for p, gen in runs.items():
+            t0 = time.process_time()
+            next(gen)
+            costs[p].append(time.process_time() - t0)
+    for gen in runs.values():
+        gen.close()
+    return {"size": args.crop, "cpu_s_per_step": {p: min(c) for p, c in costs.items()}, "repeats": repeats}
