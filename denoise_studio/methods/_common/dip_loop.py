@@ -490,12 +490,15 @@ class IterativeFit(Method[DP]):
         return params.replace(iterations=max(int(iteration), 1), stop_rule=NO_RULE, keep="average")
 
 
-# Measured on the development CPU at 128×128 and 512×512 (docs/BENCHMARKS.md, "Deep Image
-# Prior"): the 32-channel fast network holds about 2.2 kB of activations and gradients per
-# pixel and costs 2.0 µs of CPU per pixel and step; the 128-channel paper network 0.165 s per
-# 128×128 step, 5× the fast one. Both scale with the width roughly as width^1.16.
+# Measured on the development CPU (docs/BENCHMARKS.md, "Deep Image Prior"): the 32-channel fast
+# network holds about 2.2 kB of activations and gradients per pixel; a step of the fast preset
+# with the rules fed every step cost 0.207 s of CPU at 256×256 (bench-dip time-to-quality, 3000
+# steps on each of three crops) and about 0.03 s at 64×64: 2.3 µs per pixel, the extra pass
+# included as a quarter, and 0.02 s per step whatever the size (Python, the optimiser, small
+# kernels). The 128-channel paper network costs about 5× the fast one per pixel (width^1.16).
 _ACTIVATION_BYTES_PER_PIXEL_PER_CHANNEL = 70.0
-_SECONDS_PER_PIXEL_STEP_AT_32 = 2.0e-6
+_SECONDS_PER_PIXEL_STEP_AT_32 = 2.3e-6
+_SECONDS_PER_STEP = 0.02
 
 
 def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig, device: str) -> CostEstimate:
@@ -515,7 +518,7 @@ def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig
         per_step = _SECONDS_PER_PIXEL_STEP_AT_32 * (width / 32) ** 1.16 * pixels
         if params.input_noise > 0 and params.rule_input in ("auto", "jitter-free"):
             per_step *= 1.0 + 0.25 / params.rule_every
-        seconds = per_step * params.iterations
+        seconds = (per_step + _SECONDS_PER_STEP) * params.iterations
     return CostEstimate(
         int(memory) + 300 * 2**20,  # torch itself
         seconds,
