@@ -35,24 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
 
+    from bench_images import noisy_test_images
+
     from denoise_studio.cli import main as cli
     from denoise_studio.core.image import load_image, save_image
     from denoise_studio.core.method import RunContext, run_to_end
     from denoise_studio.core.metrics import psnr, ssim
-    from denoise_studio.core.noise import add_noise
     from denoise_studio.methods import get_entry
 
-    paths = sorted(Path(args.data).glob("*.png"))[: args.images]
-    if not paths:
-        print(f"no PNG images in {args.data}", file=sys.stderr)
-        return 2
     method = get_entry(args.method).create()
     scores: dict[str, list[tuple[float, float]]] = {"shipped": [], "adapted": []}
     seconds = []
     with tempfile.TemporaryDirectory() as folder:
-        for index, path in enumerate(paths):
-            clean = load_image(str(path)).pixels
-            noisy = add_noise(clean, args.noise, args.sigma, np.random.default_rng([args.seed, int(round(1000 * args.sigma)), index]))
+        for path, clean, noisy in noisy_test_images(args.data, args.images, args.noise, args.sigma, args.seed):
             noisy_file = Path(folder) / f"{path.stem}.png"
             save_image(noisy_file, noisy, bit_depth=16)
             adapted = Path(folder) / f"{path.stem}.safetensors"
@@ -70,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = np.clip(result, 0.0, 1.0)
                 scores[label].append((psnr(result, clean), ssim(result, clean)))
             print(f"{path.name}: shipped {scores['shipped'][-1][0]:.2f} dB, adapted {scores['adapted'][-1][0]:.2f} dB", file=sys.stderr, flush=True)
-    print(f"| {args.noise} σ {args.sigma:g} ({len(paths)} images) | shipped weights | adapted, {args.minutes:g} min per image | training s / image |")
+    print(f"| {args.noise} σ {args.sigma:g} ({len(seconds)} images) | shipped weights | adapted, {args.minutes:g} min per image | training s / image |")
     print("|---|---|---|---|")
     shipped, adapted = np.mean(scores["shipped"], axis=0), np.mean(scores["adapted"], axis=0)
     print(f"| {args.method} ({args.weights}) | {shipped[0]:.2f} / {shipped[1]:.3f} | {adapted[0]:.2f} / {adapted[1]:.3f} | {np.mean(seconds):.0f} |")

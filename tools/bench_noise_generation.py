@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -39,23 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generation-seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from denoise_studio.core.image import load_image
+    from bench_images import noisy_test_images
+
     from denoise_studio.core.method import RunContext, run_to_end
-    from denoise_studio.core.noise import add_noise
     from denoise_studio.methods.invdn import DENOISE, GENERATE, InvDN, noise_statistics
 
-    paths = sorted(Path(args.data).glob("*.png"))[: args.images]
-    if not paths:
-        print(f"no PNG images in {args.data}", file=sys.stderr)
-        return 2
     method = InvDN()
     strengths = [float(s) for s in args.strengths.split(",") if s.strip()]
     rows: dict[str, list[dict[str, float]]] = {"true noise (noisy − clean)": [], "real, as measured (noisy − restored)": []}
-    for index, path in enumerate(paths):
-        clean = load_image(str(path)).pixels
-        rng = np.random.default_rng([args.seed, int(round(1000 * args.sigma)), index])
-        options = {"clip": False} if args.noise == "gaussian" else {}
-        noisy = add_noise(clean, args.noise, args.sigma, rng, **options)
+    count = 0
+    for path, clean, noisy in noisy_test_images(args.data, args.images, args.noise, args.sigma, args.seed):
+        count += 1
         restore = method.Params.from_dict({"weights": args.weights, "mode": DENOISE, "samples": args.samples})
         restored = run_to_end(method, noisy, restore, RunContext(seed=args.seed)).image
         assert restored is not None
@@ -67,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             assert generated is not None
             rows.setdefault(f"generated, strength {strength:g}", []).append(noise_statistics(generated - restored))
         print(f"{path.name} done", file=sys.stderr, flush=True)
-    print(f"| {args.noise} σ = {args.sigma:g}, {len(paths)} images, weights {args.weights} | " + " | ".join(KEYS) + " |")
+    print(f"| {args.noise} σ = {args.sigma:g}, {count} images, weights {args.weights} | " + " | ".join(KEYS) + " |")
     print("|---|" + "---:|" * len(KEYS))
     for label, values in rows.items():
         means = [np.mean([v.get(k, np.nan) for v in values]) for k in KEYS]
