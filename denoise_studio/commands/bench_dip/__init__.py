@@ -103,6 +103,23 @@ def merge_results(into: dict[str, Any], other: dict[str, Any]) -> None:
             into[key] = other[key]
 
 
+def _table_parts(parts: set[str], args: argparse.Namespace, results: dict[str, Any], save: Any) -> bool:
+    """The parts with tables of their own (time-to-quality, sure): run, print and, with
+    ``--markdown``, write them; True when there was one."""
+    tables = []
+    if "time-to-quality" in parts:
+        part_time_to_quality(args, results, save)
+        tables.append(ttq_markdown(results))
+    if "sure" in parts:
+        part_sure(args, results, save)
+        tables.append(sure_markdown(results))
+    if tables:
+        print("\n".join(tables))
+        if args.markdown:
+            Path(args.markdown).write_text("\n".join(tables), encoding="utf-8")
+    return bool(tables)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -162,19 +179,8 @@ def run(args: argparse.Namespace) -> int:
         save()
     if "quality" in parts:
         part_quality(args, results, save)
-    tables = []
-    if "time-to-quality" in parts:
-        part_time_to_quality(args, results, save)
-        tables.append(ttq_markdown(results))
-    if "sure" in parts:
-        part_sure(args, results, save)
-        tables.append(sure_markdown(results))
-    if tables:
-        print("\n".join(tables))
-        if args.markdown:
-            Path(args.markdown).write_text("\n".join(tables), encoding="utf-8")
-        if parts <= {"sure", "time-to-quality"}:
-            return 0
+    if _table_parts(parts, args, results, save) and parts <= {"sure", "time-to-quality"}:
+        return 0
     if "fast" in parts or "quality" in parts:
         results["fast"] = part_fast(results, args.crop)
         save()
