@@ -44,10 +44,9 @@ def run_sure_curve(noisy: np.ndarray, clean: np.ndarray, iterations: int, sigma:
     divergences: list[float | None] = []
     started = time.perf_counter()
     for t in range(1, iterations + 1):
-        snapshot, estimate = lockstep.advance(t)
+        snapshot, terms = lockstep.advance(t)
         true_psnr.append(snapshot.scalars.get(PSNR_REF_AVG, math.nan))
-        estimated.append(estimate)
-        terms = lockstep.terms()
+        estimated.append(lockstep.estimate(terms))
         residuals.append(None if terms is None else terms[0])
         divergences.append(None if terms is None else terms[1])
     suggestions = lockstep.main.rules.suggestions()

@@ -63,6 +63,7 @@ def parse_candidate(spec: str, channels: int) -> tuple[Any, Any]:
 def timed_run(noisy: np.ndarray, clean: np.ndarray, params: Any, cfg: Any, seed: int, device: str) -> dict[str, Any]:
     """One DIP run with the reference for the curve only: per-step PSNR, wall and CPU seconds; the stop."""
     from denoise_studio.core.method import RunContext
+    from denoise_studio.core.metrics import psnr
     from denoise_studio.methods._common.dip_loop import estimate_cost, fit
 
     announced = estimate_cost(noisy.shape, params, cfg, device).seconds
@@ -82,8 +83,6 @@ def timed_run(noisy: np.ndarray, clean: np.ndarray, params: Any, cfg: Any, seed:
         cpu.append(time.process_time() - cpu0)
         variance_emv.append(snap.scalars.get("variance_emv", math.nan))
     assert final is not None
-    from denoise_studio.core.metrics import psnr
-
     return {
         "psnr_avg": psnr_avg, "wall": wall, "cpu": cpu, "variance_emv": variance_emv,
         "stop_iteration": final.info["stop_iteration"], "stop_rule": final.info["stop_rule"],

@@ -19,7 +19,8 @@ in one run and not in the other, the two trajectories part and the curve ends (`
 
 Jo, Chun and Choi ("Rethinking Deep Image Prior for Denoising", ICCV 2021) make SURE the
 training loss of DIP; here DIP's loss is unchanged and SURE only watches, to say where the
-averaged output is best: :class:`SurePeak` is the stop rule measured in ``bench-dip --parts sure``.
+averaged output is best. ``bench-dip --parts sure`` measures where the highest estimate falls
+(``docs/BENCHMARKS.md``): further from the peak than ES-EMV, so it is not a stop rule.
 """
 
 from __future__ import annotations
@@ -62,17 +63,16 @@ class LockstepSure:
         self.margin = CLIP_MARGIN * sigma / 255.0
         self.diverged = False
 
-    def advance(self, t: int) -> tuple[Snapshot, float | None]:
-        """Step both runs; the main run's snapshot and the estimated PSNR (dB) of its averaged output."""
+    def advance(self, t: int) -> tuple[Snapshot, tuple[float, float] | None]:
+        """Step both runs; the main run's snapshot and :meth:`terms` (None once the runs parted)."""
         snapshot = self.main.advance(t)
         self.probe.advance(t)
         if self.main.guard.steps != self.probe.guard.steps:
             self.diverged = True
-        return snapshot, None if self.diverged else self.estimate()
+        return snapshot, None if self.diverged else self.terms()
 
-    def estimate(self) -> float | None:
-        """SURE of the current averaged outputs as a PSNR (peak 1.0); None where it does not hold."""
-        terms = self.terms()
+    def estimate(self, terms: tuple[float, float] | None) -> float | None:
+        """The estimated PSNR (dB, peak 1.0) of the averaged output from its :meth:`terms`; None where SURE gives none."""
         if terms is None:
             return None
         residual, divergence = terms
@@ -95,22 +95,3 @@ class LockstepSure:
         if count < MIN_KEPT * y.numel():
             return None
         return residual / count, change / (self.epsilon * count)
-
-
-class SurePeak:
-    """Stop rule: the step of the highest estimated PSNR, final once ``patience`` steps bring no higher one."""
-
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
-        self.best_step: int | None = None
-        self.best_psnr = -math.inf
-        self.should_stop = False
-
-    def update(self, step: int, estimated_psnr: float | None) -> bool:
-        """Feed one step's estimate; True when it is the new best."""
-        improved = estimated_psnr is not None and estimated_psnr > self.best_psnr
-        if improved:
-            self.best_psnr, self.best_step = float(estimated_psnr), step  # type: ignore[arg-type]
-        elif self.best_step is not None and step - self.best_step >= self.patience:
-            self.should_stop = True
-        return improved
