@@ -136,7 +136,7 @@ class DipLoopParams(Params):
     rule_input: str = param("auto", choices=("auto", "jitter-free", "training"), title="Rule input", description="outputs the stopping rules measure: jitter-free = one extra forward pass f(z) per step; training = the jittered output being fitted; auto = jitter-free when the input jitter is on", advanced=True)
     emv_alpha: float = param(0.02, minimum=0.001, maximum=1.0, title="ES-EMV α", description="ES-EMV: weight of the newest output in the exponential moving variance (paper: 0.1; 0.02 matches the window W = 100, see the module docstring)", advanced=True)
     precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
-    compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; falls back to eager on failure)", advanced=True)
+    compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; on a CPU the compile time outweighs the gain, see BENCHMARKS.md; falls back to eager on failure)", advanced=True)
     threads: int = param(0, minimum=0, maximum=256, title="CPU threads", description="torch threads during the run (0: leave torch's setting); 1 is fastest on a busy 2-core CPU", advanced=True)
 
 
