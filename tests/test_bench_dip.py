@@ -12,6 +12,7 @@ import pytest
 from denoise_studio.cli import main
 from denoise_studio.commands.bench_dip.quality import summarise_curve, time_to_within
 from denoise_studio.commands.bench_dip.report import SECTION, replace_section
+from denoise_studio.commands.bench_dip.time_to_quality import reference_peaks
 from denoise_studio.core.image import save_image
 
 
@@ -88,6 +89,7 @@ def test_the_time_to_quality_part_times_a_reference_and_a_candidate(crop_folder:
     assert summary["stop_gap"] == pytest.approx(reference["peak"] - summary["kept_psnr"])
     assert summary["announced_s"] > 0
     assert "face@32" in table.read_text()
+    assert reference_peaks(str(results)) == {"face@32": reference["peak"]}
 
 
 def test_a_candidate_naming_an_unknown_parameter_is_refused(crop_folder: Path, tmp_path: Path, capsys) -> None:

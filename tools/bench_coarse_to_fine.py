@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from denoise_studio.commands.bench_dip.data import load_crops
+    from denoise_studio.commands.bench_dip.time_to_quality import reference_peaks
 
     torch.set_num_threads(args.threads)
-    with open(args.ttq_json, encoding="utf-8") as f:
-        peaks = {name: entry["reference"]["peak"] for name, entry in json.load(f)["time_to_quality"].items()}
+    peaks = reference_peaks(args.ttq_json)
     out: dict[str, Any] = {}
     print("| crop | half-size steps | their CPU s | within 0.5 dB: step / CPU s | stop: step / CPU s | PSNR kept (gap) | own peak |")
     print("|---|---|---|---|---|---|---|")

@@ -20,7 +20,6 @@ file). It is not shipped: it does not reach the reference peak sooner (BENCHMARK
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
@@ -88,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from denoise_studio.commands.bench_dip.data import load_crops
+    from denoise_studio.commands.bench_dip.time_to_quality import reference_peaks
 
     torch.set_num_threads(args.threads)
-    with open(args.ttq_json, encoding="utf-8") as f:
-        peaks = {name: entry["reference"]["peak"] for name, entry in json.load(f)["time_to_quality"].items()}
+    peaks = reference_peaks(args.ttq_json)
     for name, clean, noisy in load_crops(args.data, args.crops, 256, args.sigma, args.seed):
         peak = peaks[f"{name}@256"]
         for item in args.widths.split(","):

@@ -135,6 +135,13 @@ def patience_sweep(run: dict[str, Any], peak: float, patiences: tuple[int, ...] 
     return out
 
 
+def reference_peaks(results_path: str) -> dict[str, float]:
+    """Each crop's reference peak (``NAME@SIZE`` → dB) from a results file of this part."""
+    with open(results_path, encoding="utf-8") as f:
+        part = json.load(f).get("time_to_quality", {})
+    return {name: float(entry["reference"]["peak"]) for name, entry in part.items() if "reference" in entry}
+
+
 def crops_for(args: argparse.Namespace) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
     """(size, name, clean, noisy) of every crop ``--ttq-crops`` asks for (``SIZE:COUNT,...``)."""
     out = []
