@@ -36,10 +36,13 @@ def test_dip_on_a_large_photo_is_refused_and_a_region_is_fine() -> None:
     assert 0.9 * 3008 * 4000 / 256**2 < photo.seconds / region.seconds < 3008 * 4000 / 256**2
     # Measured anchor: 0.207 s of CPU per fast-preset step at 256×256, rules fed every step
     # (bench-dip time-to-quality, docs/BENCHMARKS.md); rules every 4th step save part of the extra pass.
-    fast_region = dip.estimate_cost((256, 256, 3), dip.Params(preset="fast", iterations=1000), "cpu").seconds
+    fast_region = dip.estimate_cost((256, 256, 3), dip.Params(preset="fast", iterations=1000, threads=1), "cpu").seconds
     assert fast_region is not None and fast_region == pytest.approx(207, rel=0.15)
-    every_fourth = dip.estimate_cost((256, 256, 3), dip.Params(preset="fast", iterations=1000, rule_every=4), "cpu").seconds
+    every_fourth = dip.estimate_cost((256, 256, 3), dip.Params(preset="fast", iterations=1000, rule_every=4, threads=1), "cpu").seconds
     assert every_fourth is not None and 0.8 * fast_region < every_fourth < 0.9 * fast_region
+    # Measured anchor: 0.112 s of wall time per first-try step with two threads on two idle cores.
+    two_threads = dip.estimate_cost((256, 256, 3), dip.Params(preset="fast", iterations=1000, rule_every=4, threads=2), "cpu").seconds
+    assert two_threads is not None and two_threads == pytest.approx(112, rel=0.15)
     assert dip.estimate_cost((256, 256, 3), params, "cuda").seconds is None  # not measured there
 
 
