@@ -44,8 +44,8 @@ _APBSN_MILD = (
     "(175 CPU minutes of training; the paper's images are 12-megapixel photos)"
 )
 _LGBPN = (
-    "undertrained weights: the bare network casts up to 9 levels on clean flat patches (G +8 on grey) "
-    "in its training, test and R3 modes alike"
+    "undertrained weights (3.9 CPU hours): casts of up to 7 levels on flat patches (R -4.3 on grey) "
+    "and 6-12 dB lost on mild noise (docs/BENCHMARKS.md, 'Colour fidelity and mild noise')"
 )
 _MASKED = (
     "undertrained weights: with the training-time input mask the flat casts fall to 1.6 levels at most; "
