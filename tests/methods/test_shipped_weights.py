@@ -21,7 +21,6 @@ SHIPPED_WEIGHTS = [e for e in list_weights(include_user=False) if e.origin == SH
 MIN_GAIN_DB = 0.25
 # Known defects, measured on this crop; strict, so that the test says when one is fixed.
 KNOWN_WORSE = {
-    "lg_bpn-lite": "undertrained (3.9 CPU hours): -2.2 dB at camera σ15 on this crop, +0.2 dB at σ25 (docs/BENCHMARKS.md)",
     # Shipped for what the paper is about: the same ~22-24 dB whatever the noise (+3.2 dB at
     # σ25, +7.2 dB at σ50 on this crop), but below the input on its own weak σ15.
     "masked-lite": "undertrained (94 CPU minutes): -0.7 dB at σ15 on this crop (docs/BENCHMARKS.md)",

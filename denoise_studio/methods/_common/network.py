@@ -161,8 +161,9 @@ class NetworkMethod(Method[NP]):
     """Inference for a trained network; subclasses only name themselves and their Params.
 
     Hooks a subclass may override: :meth:`ensemble_passes` (the number K of stochastic passes,
-    default 1) and :meth:`forward` (one pass on a padded tile; the default calls
-    ``NETWORK.denoise``).
+    default 1), :meth:`forward` (one pass on a padded tile; the default calls
+    ``NETWORK.denoise``), and :meth:`tile_extras` with :meth:`finish` (further per-tile outputs,
+    blended like the image, and what the whole image does with them at the end).
     """
 
     family: ClassVar[str] = "Supervised"
@@ -260,6 +261,15 @@ class NetworkMethod(Method[NP]):
         """One pass on a 1×C×H×W tile that satisfies the size requirements."""
         return self.spec().denoise(net, x, generator)
 
+    def tile_extras(self, net: nn.Module, x: torch.Tensor, params: NP) -> dict[str, torch.Tensor]:
+        """Further outputs of a tile (named 1×C×H×W tensors) that :meth:`finish` needs."""
+        return {}
+
+    def finish(self, noisy: np.ndarray, image: np.ndarray, extras: dict[str, np.ndarray], params: NP,
+               info: dict[str, Any]) -> np.ndarray:
+        """The final image from the blended ``image`` and ``extras`` (whole-image H×W×C maps)."""
+        return image
+
     def bytes_per_pixel(self, net: nn.Module, channels: int) -> float:
         """Peak inference memory per input pixel, for choosing the tile size.
 
@@ -338,8 +348,10 @@ class NetworkMethod(Method[NP]):
                 for _ in range(passes):
                     out = self_ensemble_x8(one_pass, x) if params.self_ensemble else one_pass(x)
                     moments.add(out)
+                extras = self.tile_extras(net, x, params)
             mean = _from_network(moments.mean, tile_pixels.shape[2])
             result = {"image": from_batch(mean)}
+            result.update({name: from_batch(_from_network(t, tile_pixels.shape[2])) for name, t in extras.items()})
             if passes > 1:
                 spread = _from_network(moments.std(), tile_pixels.shape[2])
                 result["uncertainty"] = from_batch(spread.mean(dim=1, keepdim=True))
@@ -374,6 +386,9 @@ class NetworkMethod(Method[NP]):
             yield Snapshot(0, total, image=noisy.astype(np.float32, copy=True), final=True, message="stopped", info=info)
             return
         image = np.clip(blender.result("image", fallback=noisy), 0.0, 1.0).astype(np.float32)
+        if done == total:
+            extras = {name: blender.result(name) for name in blender.names if name not in ("image", "uncertainty")}
+            image = np.clip(self.finish(noisy, image, extras, params, info), 0.0, 1.0).astype(np.float32)
         maps: dict[str, np.ndarray] = {}
         if "uncertainty" in blender.names:
             maps["uncertainty"] = blender.result("uncertainty")[:, :, 0].astype(np.float32)
