@@ -47,8 +47,8 @@ _APBSN_MILD = (
     "(175 CPU minutes of training); the fusion with the input cut the losses from 2.4-8.6 dB to 0.1-0.9"
 )
 _LGBPN = (
-    "undertrained weights (3.9 CPU hours): casts of up to 7 levels on flat patches (R -4.3 on grey) "
-    "and 6-12 dB lost on mild noise (docs/BENCHMARKS.md, 'Colour fidelity and mild noise')"
+    "undertrained weights (6.2 CPU hours: 4.6 idle): casts of up to 2.7 levels where there is noise "
+    "and 0.7-1.5 dB lost on mild noise with the fusion with the input (docs/BENCHMARKS.md, 'Colour fidelity and mild noise')"
 )
 _MASKED = (
     "undertrained weights: with the training-time input mask the flat casts fall to 1.6 levels at most; "
@@ -61,7 +61,7 @@ _CAMERA_ONLY = "trained on camera noise σ 5-15 only"
 
 KNOWN_CASTS: dict[tuple[str, str], str] = {
     ("ap_bsn-lite", "cool, gaussian σ5"): _APBSN,
-    **{("lg_bpn-lite", c.label): _LGBPN for c in FLAT_CASES},
+    ("lg_bpn-lite", "cool, gaussian σ5"): _LGBPN,
     **{("masked-lite", c.label): _MASKED for c in FLAT_CASES},
     ("invdn-lite", "warm, camera σ3"): _INVDN,
     ("masked_baseline-lite", "grey"): _BASELINE,
@@ -81,6 +81,7 @@ KNOWN_WORSE: dict[tuple[str, str], str] = {
 KNOWN_TEXTURED_CASTS: dict[str, str] = {
     "ap_bsn-lite": _APBSN,
     "invdn-lite-camera": _INVDN,
+    "lg_bpn-lite": _LGBPN,
     "masked-lite": _MASKED,
 }
 
