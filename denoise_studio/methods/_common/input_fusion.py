@@ -24,10 +24,8 @@ estimated locally, with no parameter for the user to set:
 * τ² = max(σ² + τ² − σ², 0) and the weight of the noisy value is w = τ² / (τ² + σ²).
 
 The weight is applied to the method's result (the PD pass refined by R3), which is better than
-the bare PD pass ``f`` the variances are read from. Not in either paper: on the first 4 images of
-CBSD68 and McMaster with camera noise σ 10 it adds 1.1 dB to AP-BSN lite and 2.3–2.7 dB to
-LG-BPN lite; at σ 25 0.1–1.0 dB; on mild noise it cuts their losses against the input from 2–12
-dB to at most 1.4 dB (``docs/BENCHMARKS.md``, "Fusion with the noisy input").
+the bare PD pass ``f`` the variances are read from. Not in either paper; what it gains and
+costs, with and without it, is measured in ``docs/BENCHMARKS.md`` ("Fusion with the noisy input").
 """
 
 from __future__ import annotations
