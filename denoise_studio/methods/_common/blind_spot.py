@@ -134,10 +134,13 @@ class BlindSpotMethod(NetworkMethod[P]):
     def ensemble_passes(self, params: P) -> int:
         return params.r3_passes if params.r3 else 1
 
+    def _cached_first_pass(self, net: nn.Module, x: torch.Tensor, params: P) -> torch.Tensor:
+        return self._first_pass_cache.get(net, self.first_pass_key(params), x, lambda: self.first_pass(net, x, params))
+
     def tile_extras(self, net: nn.Module, x: torch.Tensor, params: P) -> dict[str, torch.Tensor]:
         if not params.fuse_input:
             return {}
-        return {"blind": self._first_pass_cache.get(net, self.first_pass_key(params), x, lambda: self.first_pass(net, x, params))}
+        return {"blind": self._cached_first_pass(net, x, params)}
 
     def finish(self, noisy: np.ndarray, image: np.ndarray, extras: dict[str, np.ndarray], params: P,
                info: dict[str, Any]) -> np.ndarray:
@@ -148,7 +151,7 @@ class BlindSpotMethod(NetworkMethod[P]):
         return fused
 
     def forward(self, net: nn.Module, x: torch.Tensor, params: P, generator: torch.Generator | None) -> torch.Tensor:
-        base = self._first_pass_cache.get(net, self.first_pass_key(params), x, lambda: self.first_pass(net, x, params))
+        base = self._cached_first_pass(net, x, params)
         if not params.r3:
             return base
         return r3_pass(net.refine, base, x, params.r3_probability, net.config.pd_pad, generator)  # type: ignore[arg-type, union-attr]
