@@ -128,3 +128,15 @@ def test_the_precision_part_times_both_precisions(crop_folder: Path, tmp_path: P
     timing = json.loads(results.read_text())["precision"]
     assert timing["size"] == 32 and set(timing["cpu_s_per_step"]) == {"bfloat16", "float32"}
     assert all(0 < s < 10 for s in timing["cpu_s_per_step"].values())
+
+
+def test_a_gap_that_rounds_to_nothing_is_written_without_a_sign() -> None:
+    from denoise_studio.commands.bench_dip.time_to_quality import ttq_markdown
+
+    summary = {"within_iteration": 5, "within_wall_s": 1.0, "within_cpu_s": 1.0, "stop_iteration": 9, "stop_wall_s": 2.0,
+               "kept_psnr": 27.001, "stop_gap": -0.001, "announced_s_per_step": 0.1, "cpu_s_per_step": 0.1}
+    results = {"time_to_quality": {"a@256": {"reference": {"peak": 27.0, "peak_iteration": 9, "summary": summary,
+                                                           "patience": {"300": {"suggested": 4, "stop_iteration": 9, "cpu_s": 2.0,
+                                                                                "gap_average": -0.004, "gap_suggested": 0.5}}}}}}
+    table = ttq_markdown(results)
+    assert "-0.00" not in table and "27.00 (0.00)" in table and "| 0.00 | 0.50 |" in table

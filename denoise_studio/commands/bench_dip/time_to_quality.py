@@ -181,6 +181,11 @@ def part_time_to_quality(args: argparse.Namespace, results: dict[str, Any], save
             save()
 
 
+def _db(value: float) -> str:
+    """Two decimals, with no "-0.00" for a gap that rounds to nothing."""
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
 def ttq_markdown(results: dict[str, Any]) -> str:
     """One row per crop and run: the reference peak, time to within 0.5 dB, the stop."""
     lines = ["| crop | run | reference peak (iter) | within 0.5 dB: iter / wall s / CPU s | stop: iter / wall s | PSNR kept (gap) | CPU ms per step: announced / measured |",
@@ -194,7 +199,7 @@ def ttq_markdown(results: dict[str, Any]) -> str:
             label = "reference (no stop)" if spec == "reference" else spec
             within = "never" if s["within_iteration"] is None else f"{s['within_iteration']} / {s['within_wall_s']:.0f} / {s['within_cpu_s']:.0f}"
             lines.append(f"| {name} | {label} | {ref['peak']:.2f} ({ref['peak_iteration']}) | {within} "
-                         f"| {s['stop_iteration']} / {s['stop_wall_s']:.0f} | {s['kept_psnr']:.2f} ({s['stop_gap']:.2f}) "
+                         f"| {s['stop_iteration']} / {s['stop_wall_s']:.0f} | {s['kept_psnr']:.2f} ({_db(s['stop_gap'])}) "
                          f"| {1000 * s['announced_s_per_step']:.0f} / {1000 * s['cpu_s_per_step']:.0f} |")
     lines += ["", "ES-EMV's stop for other patiences, read off each reference run's variance curve (rules every step):", "",
               "| crop | patience | suggested | stop | CPU s at the stop | gap of the average at the stop | gap at the suggestion |",
@@ -202,5 +207,5 @@ def ttq_markdown(results: dict[str, Any]) -> str:
     for name, entry in results.get("time_to_quality", {}).items():
         for patience, p in entry["reference"].get("patience", {}).items():
             lines.append(f"| {name} | {patience} | {p['suggested']} | {p['stop_iteration']} | {p['cpu_s']:.0f} "
-                         f"| {p['gap_average']:.2f} | {p['gap_suggested']:.2f} |")
+                         f"| {_db(p['gap_average'])} | {_db(p['gap_suggested'])} |")
     return "\n".join(lines) + "\n"
