@@ -3,7 +3,7 @@ figures under "Deep Image Prior: time to quality" in docs/BENCHMARKS.md.
 
 At 512×512 the fast network needs 1,700-1,900 steps to come within 0.5 dB of its peak, against
 900-1,250 at 256×256: one network of the same size has four times the picture to fit. Here the
-crop is cut into four overlapping tiles of ``--tile`` pixels, each fitted by its own fast
+crop is cut into overlapping tiles of ``--tile`` pixels (four for 256 on a 500-pixel crop), each fitted by its own fast
 network (its own code, Adam and output average, as the window's first try would fit that tile
 alone), all advanced one step at a time; the averaged outputs are blended with linear ramps over
 the overlaps. A lockstep step costs about what a full-size step costs (the same pixels, plus the
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from typing import Any
 
@@ -30,21 +31,23 @@ import numpy as np
 WITHIN_DB = 0.5
 
 
-def tile_starts(size: int, tile: int) -> list[int]:
-    """Two tile origins covering ``size`` pixels (the second flush with the far edge)."""
-    if not tile < size <= 2 * tile:
-        raise SystemExit(f"a tile of {tile} does not split {size} pixels in two overlapping halves")
-    return [0, size - tile]
+def tile_starts(size: int, tile: int, min_overlap: int = 8) -> list[int]:
+    """Evenly spaced tile origins covering ``size`` pixels, neighbours overlapping by ``min_overlap`` or more."""
+    if tile >= size:
+        return [0]
+    count = math.ceil((size - min_overlap) / (tile - min_overlap))
+    return [round(i * (size - tile) / (count - 1)) for i in range(count)]
 
 
-def ramp(tile: int, overlap: int, first: bool, last: bool) -> np.ndarray:
-    """Blend weights along one axis: 1 inside, falling linearly across an overlap with a neighbour."""
+def ramp(starts: list[int], index: int, tile: int) -> np.ndarray:
+    """Blend weights of tile ``index`` along one axis: 1 inside, falling linearly across each overlap."""
     weights = np.ones(tile, np.float32)
-    edge = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-    if not first:
-        weights[:overlap] = edge
-    if not last:
-        weights[tile - overlap:] = edge[::-1]
+    if index > 0:
+        overlap = starts[index - 1] + tile - starts[index]
+        weights[:overlap] = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+    if index < len(starts) - 1:
+        overlap = starts[index] + tile - starts[index + 1]
+        weights[tile - overlap:] = np.minimum(weights[tile - overlap:], (np.arange(overlap, 0, -1, dtype=np.float32) - 0.5) / overlap)
     return weights
 
 
@@ -62,7 +65,7 @@ def lockstep(noisy: np.ndarray, clean: np.ndarray, tile: int, steps: int, every:
     runs = []
     for i, top in enumerate(rows):
         for j, left in enumerate(cols):
-            weight = np.outer(ramp(tile, 2 * tile - h, i == 0, i == 1), ramp(tile, 2 * tile - w, j == 0, j == 1))
+            weight = np.outer(ramp(rows, i, tile), ramp(cols, j, tile))
             crop = np.ascontiguousarray(noisy[top:top + tile, left:left + tile])
             runs.append((top, left, weight, DipRun(crop, params, cfg, RunContext(seed=seed, device="cpu"), "fast", None)))
     spent = 0.0

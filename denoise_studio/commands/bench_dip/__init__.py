@@ -19,7 +19,7 @@ Four parts (``--parts``), Gaussian noise σ = 25 (clipped to [0, 1], as DIP's no
     Peak resident memory of a 512×512 run with the time machine on (a child process).
 ``precision``
     CPU seconds of one paper-preset step in bfloat16 and in float32 on a ``--crop`` crop
-    (alternating in one process, the smallest of 6), the figure behind ``precision=auto``.
+    (alternating in one process, the smallest of ``--precision-repeats``, 6 by default), the figure behind ``precision=auto``.
 ``time-to-quality``
     Issue 20: the wall and CPU time until the averaged output is within 0.5 dB of a reference
     peak, and the automatic stop, per candidate setting
@@ -74,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed-iterations", type=int, default=20, help="timed iterations per loop and round")
     parser.add_argument("--memory-size", type=int, default=512)
     parser.add_argument("--memory-iterations", type=int, default=200)
+    parser.add_argument("--precision-repeats", type=int, default=6, help="precision part: timed rounds (the smallest is kept)")
     parser.add_argument("--sure-epsilon", type=float, default=None, help="sure part: the probe ε (default max(y)/1000, as core.quality)")
     parser.add_argument("--ttq-crops", default="256:4,512:2", help="time-to-quality: SIZE:COUNT,... (sizes above 256 come from --ttq-large-data)")
     parser.add_argument("--ttq-large-data", default="../shared/data/testsets/McMaster", help="time-to-quality: folder of the large crops")

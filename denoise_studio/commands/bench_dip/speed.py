@@ -145,12 +145,17 @@ def part_speed(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def part_precision(args: argparse.Namespace, precisions: tuple[str, ...] = ("bfloat16", "float32"), repeats: int = 6) -> dict[str, Any]:
+def part_precision(args: argparse.Namespace, precisions: tuple[str, ...] = ("bfloat16", "float32")) -> dict[str, Any]:
     """CPU seconds of one paper-preset step per precision on a ``--crop`` crop, the precisions
-    alternating in this one process; the smallest of ``repeats`` rounds (after two warm-up steps)."""
+    alternating in this one process; the smallest of ``--precision-repeats`` rounds (after two
+    warm-up steps). ``native_bf16`` says whether this CPU has bfloat16 instructions: without
+    them bfloat16 is emulated and can be tens of times slower, which is why ``precision=auto``
+    keeps float32 there."""
     from denoise_studio.core.method import RunContext
+    from denoise_studio.methods._common.dip_loop import cpu_has_native_bf16
     from denoise_studio.methods.dip import DIP, DIPParams
 
+    repeats = args.precision_repeats
     _, clean, noisy = load_crops(args.data, 1, args.crop, args.sigma, args.seed)[0]
     runs = {p: DIP().run(noisy, DIPParams(preset="paper", iterations=repeats + 10, precision=p), RunContext(seed=args.seed, reference=clean))
             for p in precisions}
@@ -165,4 +170,5 @@ def part_precision(args: argparse.Namespace, precisions: tuple[str, ...] = ("bfl
             costs[p].append(time.process_time() - t0)
     for gen in runs.values():
         gen.close()
-    return {"size": args.crop, "cpu_s_per_step": {p: min(c) for p, c in costs.items()}, "repeats": repeats}
+    return {"size": args.crop, "cpu_s_per_step": {p: min(c) for p, c in costs.items()}, "repeats": repeats,
+            "native_bf16": cpu_has_native_bf16()}
