@@ -4,6 +4,10 @@
     denoise-studio zoo train [--models ID,…] [--config lite|paper] [--device auto|cpu|cuda]
                              [--budget-minutes N] [--from-shipped] --data DIR --out DIR
     denoise-studio zoo check [--models ID,…] [--images N] [--testset DIR] [--record] [--json]
+    denoise-studio zoo land DIR [--models ID,…]
+
+``land`` puts the weights of ``DIR`` (continued from the shipped ones) in their place in
+``resources/weights``, with every training period counted in the card.
 
 ``train`` never writes into ``resources/`` unless ``--out`` names it; a run stopped part-way is
 resumed by the same command (finished models are skipped, a checkpoint is continued).
@@ -44,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--testset", default="../shared/data/testsets/CBSD68", help="folder of clean test images")
     check.add_argument("--record", action="store_true", help="store the figures in the cards (after retraining)")
     check.add_argument("--json", action="store_true", help="one JSON object")
+    landing = sub.add_parser("land", help="replace shipped weights by ones continued from them (a training period's output)")
+    landing.add_argument("folder", help="folder holding NAME.safetensors and NAME.json, NAME a shipped model")
+    landing.add_argument("--models", help="comma-separated weights names or method ids (default: every one found in the folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return _list(models, args.json)
     if args.action == "train":
         return _train(models, args)
+    if args.action == "land":
+        return _land(models, Path(args.folder), explicit=bool(args.models))
     return _check(models, args)
 
 
@@ -105,6 +114,27 @@ def _train(models: list[Any], args: argparse.Namespace) -> int:
                         overrides=overrides)
     for path in written:
         print(path)
+    return 0
+
+
+def _land(models: list[Any], folder: Path, explicit: bool) -> int:
+    from denoise_studio.core.weights import read_card
+    from denoise_studio.training.zoo_land import land
+
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder")
+    found = [m for m in models if (folder / f"{m.name}.safetensors").is_file()]
+    missing = [m.name for m in models if m not in found]
+    if explicit and missing:
+        raise UserError(f"{folder}: no weights for {', '.join(missing)}")
+    if not found:
+        raise UserError(f"{folder}: no weights named after a shipped model")
+    for model in found:
+        target = land(model, folder / f"{model.name}.safetensors")
+        card = read_card(target)
+        print(f"{model.name}: landed in {target.parent.name}/{target.name} ({len(card.extra['periods'])} periods, "
+              f"{card.steps} steps, {card.minutes:.0f} min); measure it again with "
+              f"`denoise-studio zoo check --models {model.name} --record` and the card's benchmark_commands")
     return 0
 
 
