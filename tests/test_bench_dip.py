@@ -14,7 +14,7 @@ from denoise_studio.commands.bench_dip.quality import summarise_curve, time_to_w
 from denoise_studio.commands.bench_dip.report import SECTION, replace_section
 from denoise_studio.commands.bench_dip.time_to_quality import reference_peaks
 from denoise_studio.core.image import save_image
-from denoise_studio.methods._common.dip_loop import cpu_has_native_bf16
+from denoise_studio.methods._common.dip_fit import cpu_has_native_bf16
 
 
 @pytest.fixture

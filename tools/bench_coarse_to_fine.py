@@ -49,19 +49,20 @@ def coarse_then_fine(noisy: np.ndarray, clean: np.ndarray, coarse_steps: int, co
     params = DIP().starting_params(device="cpu").replace(preset="fast")
     cfg = network_for("fast", noisy.shape[2])
     cpu0 = time.process_time()
-    fine = DipRun(noisy, params, cfg, RunContext(seed=seed, device="cpu", reference=clean), "fast", None)
-    network = fine.net
+    fine = DipRun(noisy, params.replace(tile=0), cfg, RunContext(seed=seed, device="cpu", reference=clean), "fast", None)
+    whole = fine.fits[0]
+    network = whole.net
     if coarse_steps:
-        coarse = DipRun(half_size(noisy), params.replace(stop_rule="none"), cfg, RunContext(seed=seed, device="cpu"), "fast", network)
+        coarse = DipRun(half_size(noisy), params.replace(stop_rule="none", tile=0), cfg, RunContext(seed=seed, device="cpu"), "fast", network).fits[0]
         if code == "subsampled":
-            if coarse.z.shape[-2:] != fine.z[..., ::2, ::2].shape[-2:]:
+            if coarse.z.shape[-2:] != whole.z[..., ::2, ::2].shape[-2:]:
                 raise SystemExit("--code subsampled needs crops whose padded half is the half of the padding")
-            coarse.z = fine.z[..., ::2, ::2].contiguous()
+            coarse.z = whole.z[..., ::2, ::2].contiguous()
         for t in range(1, coarse_steps + 1):
-            coarse.advance(t)
+            coarse.step(t, measure=False, jitter_free=False)
         # The full-size run keeps the trained weights but starts a fresh optimiser.
-        fine.opt = type(fine.opt)(network.parameters(), lr=params.learning_rate)
-        fine.guard = type(fine.guard)(list(network.parameters()), params.guard)
+        whole.opt = type(whole.opt)(network.parameters(), lr=params.learning_rate)
+        whole.guard = type(whole.guard)(list(network.parameters()), params.guard)
     coarse_cpu = time.process_time() - cpu0
     curve, cpu = [], []
     final = None

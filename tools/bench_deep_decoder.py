@@ -47,7 +47,7 @@ def deep_decoder(width: int, colours: int) -> nn.Sequential:
 def fit(noisy: np.ndarray, clean: np.ndarray, width: int, iterations: int, seed: int) -> tuple[list[float], float]:
     """The averaged output's PSNR against ``clean`` at every step, and the CPU seconds per step."""
     from denoise_studio.core.image import to_tensor
-    from denoise_studio.methods._common.dip_loop import resolve_precision
+    from denoise_studio.methods._common.dip_fit import resolve_precision
 
     device = torch.device("cpu")
     with torch.random.fork_rng(devices=[]):

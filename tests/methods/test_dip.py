@@ -10,7 +10,8 @@ from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.method import RunContext, Snapshot, run_to_end
 from denoise_studio.methods import create_method
 from denoise_studio.methods._common import dip_loop
-from denoise_studio.methods._common.dip_loop import build_network, fit
+from denoise_studio.methods._common.dip_fit import build_network
+from denoise_studio.methods._common.dip_loop import fit
 from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
 from denoise_studio.methods.dip import DIP, DIPParams, network_for, resolve_preset
 

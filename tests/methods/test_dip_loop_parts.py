@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from denoise_studio.core.curves import ES_EMV, ES_WMV, NO_RULE, VARIANCE_EMV, VARIANCE_WMV, suggestion_key
-from denoise_studio.methods._common.dip_loop import Guard, OutputAverage
+from denoise_studio.methods._common.dip_fit import Guard, OutputAverage
 from denoise_studio.methods._common.dip_rules import StopRules
 
 

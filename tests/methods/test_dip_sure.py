@@ -29,22 +29,22 @@ def test_each_step_gives_the_one_shot_sure_of_the_two_averaged_outputs(astronaut
         snapshot, terms = lockstep.advance(t)
     estimate = lockstep.estimate(terms)
     assert snapshot.step == 5 and "psnr_ref_avg" in snapshot.scalars
-    main_out, probe_out = to_numpy(lockstep.main.average.value), to_numpy(lockstep.probe.average.value)
+    main_out, probe_out = to_numpy(lockstep.main.averaged()), to_numpy(lockstep.probe.averaged())
     assert not np.array_equal(main_out, probe_out)  # the probe moved the second run
     one_shot = mc_sure(noisy, main_out, ProbeRuns(lockstep.epsilon, 3, [probe_out]), 25.0)
     assert estimate is not None and one_shot.psnr is not None
     assert estimate == pytest.approx(one_shot.psnr, abs=1e-3)
     # Both runs are float32 whatever the preset's precision (bfloat16 would swallow the probe).
-    assert lockstep.main.amp_dtype is None and lockstep.probe.amp_dtype is None
+    assert all(f.amp_dtype is None for f in lockstep.main.fits + lockstep.probe.fits)
 
 
 def test_a_zero_probe_leaves_the_two_runs_identical(astronaut: np.ndarray) -> None:
     """The two runs share every seed: without a probe they are the same run, step for step."""
     noisy, lockstep = _lockstep(astronaut[40:72, 190:222])
-    lockstep.probe.target.copy_(lockstep.main.target)
+    lockstep.probe.fits[0].target.copy_(lockstep.main.fits[0].target)
     for t in range(1, 4):
         _, terms = lockstep.advance(t)
-    assert np.array_equal(to_numpy(lockstep.main.average.value), to_numpy(lockstep.probe.average.value))
+    assert np.array_equal(to_numpy(lockstep.main.averaged()), to_numpy(lockstep.probe.averaged()))
     assert terms is not None and terms[1] == 0.0
 
 

@@ -118,7 +118,7 @@ def part_speed(args: argparse.Namespace) -> dict[str, Any]:
     """Alternate rounds of both loops on one crop; report medians and the ratio."""
     import torch
 
-    from denoise_studio.methods._common.dip_loop import resolve_precision
+    from denoise_studio.methods._common.dip_fit import resolve_precision
 
     crops = load_crops(args.data, 1, args.speed_size, args.sigma, args.seed)
     _, clean, noisy = crops[0]
@@ -152,7 +152,7 @@ def part_precision(args: argparse.Namespace, precisions: tuple[str, ...] = ("bfl
     them bfloat16 is emulated and can be tens of times slower, which is why ``precision=auto``
     keeps float32 there."""
     from denoise_studio.core.method import RunContext
-    from denoise_studio.methods._common.dip_loop import cpu_has_native_bf16
+    from denoise_studio.methods._common.dip_fit import cpu_has_native_bf16
     from denoise_studio.methods.dip import DIP, DIPParams
 
     repeats = args.precision_repeats

@@ -37,7 +37,8 @@ Every step ``t`` (1-based) yields one :class:`~denoise_studio.core.method.Snapsh
 ``step=t``, ``total=iterations`` and:
 
 ``loss``
-    The mean squared error against the noisy image (over the padded image the network fits).
+    The mean squared error against the noisy image (over the padded image the network fits;
+    with tiles, over all of them).
 ``scalars``
     ``psnr_noisy`` (raw output vs noisy, dB), ``psnr_noisy_avg`` (averaged output vs noisy);
     with ``ctx.reference``: ``psnr_ref`` (raw vs reference), ``psnr_ref_avg`` (averaged vs
@@ -70,8 +71,17 @@ with ``step`` = the last completed step), whose
     ``stop_iteration``; ``stop_rule`` (``"es-wmv"``, ``"es-emv"``, ``"user"`` for a stop
     request, ``"iterations"``); ``suggested_iteration_wmv``, ``suggested_iteration_emv``
     (``None`` until found); ``kept``; ``guard_steps`` (list); ``preset``; ``network``
-    (architecture summary); ``parameters``; ``device``; ``precision``; ``seconds``;
-    ``iterations_per_second``; ``padded_shape``.
+    (architecture summary); ``parameters`` (of one network); ``tiles`` (how many networks);
+    ``device``; ``precision``; ``seconds``; ``iterations_per_second``; ``padded_shape`` (what
+    one network fits: the padded image, or one tile).
+
+Tiles
+-----
+With ``tile > 0`` an image about twice that size or more is fitted as overlapping tiles, each by
+its own network, code, optimiser, guard and output average, seeded alike, all stepped once per
+step (:mod:`~denoise_studio.methods._common.dip_tiles`). Everything above is of the blended
+whole image: the outputs the rules measure, the average, the time machine and the PSNRs; a step
+where a guard fired in any tile feeds neither the rules nor the time machine.
 
 When ``ctx.history`` is an :class:`~denoise_studio.core.history.IterateHistory`, the averaged
 output of every step is recorded into it (the time machine). ``ctx.stop_requested`` and
@@ -80,7 +90,6 @@ output of every step is recorded into it (the time machine). ``ctx.stop_requeste
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -94,7 +103,6 @@ import torch.nn.functional as F
 from denoise_studio.core.cost import CostEstimate
 from denoise_studio.core.curves import (
     ES_EMV,
-    EVENT_GUARD,
     NO_RULE,
     PSNR_NOISY,
     PSNR_NOISY_AVG,
@@ -107,12 +115,13 @@ from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params, param
-from denoise_studio.core.tiling import SizeRequirements, pad_to_requirements
+from denoise_studio.methods._common.dip_fit import NetworkFit, psnr_from_mse
 from denoise_studio.methods._common.dip_rules import StopRules
-from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
+from denoise_studio.methods._common.dip_tiles import blend_weights as tile_blend_weights
+from denoise_studio.methods._common.dip_tiles import tile_grid
+from denoise_studio.methods._common.skip_net import SkipConfig, parameter_count
 
 IMAGE_INTERVAL_S = 0.1  # at most ~10 image snapshots per second
-GUARD_DROP_DB = 5.0  # the notebook's threshold
 # The rule whose suggestion "keep: rule" returns when no rule was chosen to stop the run: ES-EMV
 # came closest to the peak in the benchmark (docs/BENCHMARKS.md, "Deep Image Prior").
 DEFAULT_RULE = ES_EMV
@@ -137,57 +146,8 @@ class DipLoopParams(Params):
     emv_alpha: float = param(0.02, minimum=0.001, maximum=1.0, title="ES-EMV α", description="ES-EMV: weight of the newest output in the exponential moving variance (paper: 0.1; 0.02 matches the window W = 100, see the module docstring)", advanced=True)
     precision: str = param("auto", choices=("auto", "float32", "bfloat16", "float16"), title="Precision", description="auto: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs with native bfloat16, else float32", advanced=True)
     compile: bool = param(False, title="torch.compile", description="compile the network (CUDA; on a CPU the compile time outweighs the gain, see BENCHMARKS.md; falls back to eager on failure)", advanced=True)
+    tile: int = param(0, minimum=0, maximum=4096, step=32, title="Tile size", description="fit an image about twice this size or more as overlapping tiles of about this size, one network each, in lockstep (on a CPU it comes near the peak in fewer steps, see BENCHMARKS.md); 0: one network for the whole image, as in the paper", advanced=True)
     threads: int = param(0, minimum=0, maximum=256, title="CPU threads", description="torch threads during the run (0: leave torch's setting); 1 is fastest on a busy 2-core CPU", advanced=True)
-
-
-def _psnr_from_mse(mse: float) -> float:
-    return math.inf if mse <= 0 else -10.0 * math.log10(mse)
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX).
-
-    Then oneDNN runs bfloat16 convolutions about twice as fast as float32 (measured on the
-    development CPU, see BENCHMARKS.md); without them bfloat16 is emulated and slower.
-    """
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool({"avx512_bf16", "amx_bf16"} & flags)
-    except OSError:
-        pass
-    return False
-
-
-def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``name`` on ``device`` (None = plain float32).
-
-    ``auto``: bfloat16 on CUDA when supported, else float16 (with loss scaling); on the CPU
-    bfloat16 where the CPU has native bfloat16 instructions, else float32.
-    """
-    if name == "float32":
-        return None
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu" and cpu_has_native_bf16():
-            return torch.bfloat16
-        return None
-    return torch.bfloat16 if name == "bfloat16" else torch.float16
-
-
-def build_network(cfg: SkipConfig, seed: int) -> SkipNet:
-    """A skip network initialised from ``seed`` without touching the global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SkipNet(cfg)
-
-
-def make_input(cfg: SkipConfig, height: int, width: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """DIP's code z: ``in_channels`` of uniform noise in [0, 0.1) (notebook: ``get_noise(..., var=1/10)``)."""
-    return torch.rand((1, cfg.in_channels, height, width), generator=generator, device=device) * 0.1
 
 
 def fit(
@@ -215,58 +175,13 @@ def fit(
             torch.set_num_threads(previous)
 
 
-class Guard:
-    """The notebook's divergence guard: restore the last good weights after a drop of PSNR.
-
-    After each step's loss, :meth:`check` compares the PSNR of the output against the noisy
-    image with the last accepted step's; a fall by more than ``GUARD_DROP_DB`` restores the
-    weights that produced the last good output (and returns True: the caller skips this step's
-    update). Otherwise it remembers the current weights as good. Disabled, it never fires.
-    """
-
-    def __init__(self, weights: list[torch.Tensor], enabled: bool, drop_db: float = GUARD_DROP_DB) -> None:
-        self.enabled = enabled
-        self.drop_db = drop_db
-        self._weights = weights
-        self._last_good = [w.detach().clone() for w in weights] if enabled else []
-        self.psnr_last = 0.0  # the notebook starts from 0, so the first step is never "a drop"
-        self.steps: list[int] = []  # the steps at which it fired
-
-    def check(self, step: int, psnr_noisy: float) -> bool:
-        """True (weights restored) when ``psnr_noisy`` fell too far; else remember the weights."""
-        if not self.enabled:
-            return False
-        if psnr_noisy - self.psnr_last < -self.drop_db:
-            with torch.no_grad():
-                torch._foreach_copy_(self._weights, self._last_good)
-            self.steps.append(step)
-            return True
-        with torch.no_grad():
-            torch._foreach_copy_(self._last_good, [w.detach() for w in self._weights])
-        self.psnr_last = psnr_noisy
-        return False
-
-
-class OutputAverage:
-    """The exponential average of the outputs that DIP returns (notebook: ``exp_weight = 0.99``)."""
-
-    def __init__(self, decay: float) -> None:
-        self.decay = decay
-        self.value: torch.Tensor | None = None
-
-    def update(self, out: torch.Tensor) -> torch.Tensor:
-        """Fold ``out`` in (in place after the first output) and return the average."""
-        if self.value is None or self.decay == 0.0:
-            self.value = out.clone()
-        else:
-            self.value.mul_(self.decay).add_(out, alpha=1.0 - self.decay)
-        return self.value
-
-
 class DipRun:
-    """One DIP run: the padded target, the network and its code, the optimiser and the parts above.
+    """One DIP run: one network fitting the image, or one per tile (``params.tile``, see
+    :mod:`~denoise_studio.methods._common.dip_tiles`) advanced in lockstep and blended; the
+    stopping rules, the time machine and the snapshots of the module docstring see the whole
+    image.
 
-    :meth:`steps` yields the snapshots of the module docstring, one per step and a final one.
+    :meth:`steps` yields the snapshots, one per step and a final one.
     """
 
     def __init__(self, noisy: np.ndarray, params: DipLoopParams, cfg: SkipConfig, ctx: RunContext,
@@ -279,62 +194,49 @@ class DipRun:
         self.params, self.cfg, self.ctx, self.preset = params, cfg, ctx, preset
         self.device = device = torch.device(ctx.device)
         self.started = time.perf_counter()
-        # Pad by reflection to the network's multiple; the network fits the padded image and every
-        # reported quantity is measured on the crop. Reflection padding of a 3×3 conv needs at
-        # least 2 pixels at the deepest scale.
-        req = SizeRequirements(multiple_of=2**cfg.scales, minimum=2 ** (cfg.scales + 1))
-        padded, pad = pad_to_requirements(noisy, req)
-        self.padded_shape = padded.shape[:2]
-        self.rows, self.cols = slice(pad.top, pad.top + h), slice(pad.left, pad.left + w)
-        self.target = to_tensor(padded, device)
-        self.noisy_t = self.target[..., self.rows, self.cols]
+        self.tiles = tile_grid(h, w, params.tile, 2**cfg.scales)
+        if network is not None and len(self.tiles) > 1:
+            raise MethodError("a network given to the run fits the whole image: set tile to 0")
+        self.fits = [NetworkFit(np.ascontiguousarray(noisy[t.rows, t.cols]), cfg, learning_rate=params.learning_rate,
+                                input_noise=params.input_noise, ema_decay=params.ema_decay, guard=params.guard,
+                                precision=params.precision, compile=params.compile, seed=ctx.seed, device=device, network=network)
+                     for t in self.tiles]
+        self.single = len(self.fits) == 1
+        self.blend_weights = [] if self.single else [torch.from_numpy(b)[None, None].to(device) for b in tile_blend_weights(self.tiles, h, w)]
+        self.noisy_t = self.fits[0].noisy if self.single else to_tensor(noisy, device)
         self.ref_t = to_tensor(ctx.reference, device) if ctx.reference is not None and ctx.reference.shape == noisy.shape else None
-        self._build_network(network)
-        self.amp_dtype = resolve_precision(params.precision, device)
-        self.scaler = torch.amp.GradScaler(device.type) if self.amp_dtype == torch.float16 else None
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=params.learning_rate)
-        self.guard = Guard(list(self.net.parameters()), params.guard)
-        self.average = OutputAverage(params.ema_decay)
         self.rules = StopRules(params.variance_window, params.patience, params.emv_alpha, params.rule_every)
         self.history = ctx.history if isinstance(ctx.history, IterateHistory) else None
         if self.history is not None:
             self.history.clear()
-        self.raw: torch.Tensor | None = None
-        self.jitter = torch.empty_like(self.z)
         self.jitter_free_rules = params.input_noise > 0 and params.rule_input in ("auto", "jitter-free")
         self.last_image_time = -math.inf
+        sizes = [f.target.shape[-2] * f.target.shape[-1] for f in self.fits]
+        self.loss_weights = [n / sum(sizes) for n in sizes]
 
-    def _build_network(self, network: torch.nn.Module | None) -> None:
-        """The network (seeded), its code z (from the generator that then draws the jitter)."""
-        device, cfg = self.device, self.cfg
-        self.net = (network if network is not None else build_network(cfg, self.ctx.seed)).to(device)
-        self.gen = torch.Generator(device=device).manual_seed(self.ctx.seed + 1)
-        ph, pw = self.padded_shape
-        self.z = make_input(cfg, ph, pw, self.gen, device)
-        if device.type == "cuda":  # channels-last measured slower on this project's CPUs (BENCHMARKS.md)
-            self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-            self.z = self.z.contiguous(memory_format=torch.channels_last)
-        self.forward: Any = self.net
-        if self.params.compile:
-            try:
-                self.forward = torch.compile(self.net)
-            except Exception:  # noqa: BLE001 - compilation is an optional speed-up
-                self.forward = self.net
+    def blend(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """The whole image from one tensor per tile (1×C×h×w each), blended over the overlaps."""
+        if self.single:
+            return parts[0]
+        out = torch.zeros_like(self.noisy_t)
+        for tile, weight, part in zip(self.tiles, self.blend_weights, parts, strict=True):
+            out[..., tile.rows, tile.cols] += part * weight
+        return out
 
-    def autocast(self) -> Any:
-        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else contextlib.nullcontext()
+    def averaged(self) -> torch.Tensor | None:
+        """The averaged output of the whole image (None before the first applied step)."""
+        values = [f.average.value for f in self.fits]
+        return None if any(v is None for v in values) else self.blend(values)  # type: ignore[arg-type]
 
-    def _output(self, inp: torch.Tensor, events: list[str]) -> torch.Tensor:
-        with self.autocast():
-            try:
-                return self.forward(inp).float()
-            except Exception:
-                if self.forward is self.net:
-                    raise
-                # torch.compile compiles lazily, so a missing compiler shows up here: go eager.
-                self.forward = self.net
-                events.append("eager")
-                return self.net(inp).float()
+    def raw(self) -> torch.Tensor | None:
+        """The last raw output of the whole image (None before the first applied step)."""
+        values = [f.raw for f in self.fits]
+        return None if any(v is None for v in values) else self.blend(values)  # type: ignore[arg-type]
+
+    @property
+    def guard_steps(self) -> list[int]:
+        """The steps at which the guard of any network restored its weights."""
+        return sorted({s for f in self.fits for s in f.guard.steps})
 
     def steps(self) -> Iterator[Snapshot]:
         params, ctx = self.params, self.ctx
@@ -352,64 +254,35 @@ class DipRun:
         yield self._final(step, stop_reason)
 
     def advance(self, t: int) -> Snapshot:
-        """One optimisation step (Sec. 3: a gradient step on ``||f(z + σ_p ε) − x||²``)."""
-        params, events = self.params, list[str]()
-        inp = self.z
-        if params.input_noise > 0:
-            self.jitter.normal_(generator=self.gen)
-            inp = self.z + params.input_noise * self.jitter
-        out_full = self._output(inp, events)
-        loss = F.mse_loss(out_full, self.target)
-        self.opt.zero_grad(set_to_none=True)
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()  # type: ignore[no-untyped-call]
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value) and self.amp_dtype is not None:
-            # Mixed precision overflowed: continue in float32 from the current weights.
-            self.amp_dtype, self.scaler = None, None
-            self.opt.zero_grad(set_to_none=True)
-            return Snapshot(t, params.iterations, loss=None, events=(*events, "fp32"), message="mixed precision failed; float32 from now on")
-        psnr_noisy = _psnr_from_mse(loss_value)
-        if self.guard.check(t, psnr_noisy):
-            self.opt.zero_grad(set_to_none=True)  # the notebook's backtracking: skip this update
-            events.append(EVENT_GUARD)
-        else:
-            events += self._update(t, out_full)
-        return self._snapshot(t, loss_value, psnr_noisy, events)
-
-    def _update(self, t: int, out_full: torch.Tensor) -> list[str]:
-        """Apply the step; fold the output into the average, the rules and the time machine."""
-        out = out_full.detach()[..., self.rows, self.cols]
-        measured = out
-        fed = self.rules.wants(t)
-        if fed and self.jitter_free_rules:
-            # f(z) with the weights that produced this step's output, before the update.
-            with torch.no_grad(), self.autocast():
-                measured = self.forward(self.z).float()[..., self.rows, self.cols]
-        if self.scaler is not None:
-            self.scaler.step(self.opt)
-            self.scaler.update()
-        else:
-            self.opt.step()
-        self.raw = out
-        average = self.average.update(out)
-        events = self.rules.update(t, measured, average) if fed else []
-        if self.history is not None and self.history.wants(t):
-            self.history.record(t, average)
-        return events
+        """One step of every network; the rules and the time machine fed when all of them applied theirs."""
+        measure = self.rules.wants(t)
+        results = [f.step(t, measure, self.jitter_free_rules) for f in self.fits]
+        events = list(dict.fromkeys(e for r in results for e in r.events))
+        loss_value = sum(r.loss * share for r, share in zip(results, self.loss_weights, strict=True))
+        if any(r.fell_back for r in results):
+            return Snapshot(t, self.params.iterations, loss=None, events=(*events, "fp32"), message="mixed precision failed; float32 from now on")
+        if all(r.applied for r in results):
+            average = self.averaged()
+            assert average is not None
+            if measure:
+                events += self.rules.update(t, self.blend([r.measured for r in results]), average)  # type: ignore[misc]
+            if self.history is not None and self.history.wants(t):
+                self.history.record(t, average)
+        return self._snapshot(t, loss_value, psnr_from_mse(loss_value), events)
 
     def _snapshot(self, t: int, loss_value: float, psnr_noisy: float, events: list[str]) -> Snapshot:
         """The step's snapshot: scalars in one transfer, an image at most ~10 times a second."""
         scalars: dict[str, float] = {PSNR_NOISY: psnr_noisy}
-        avg, raw = self.average.value, self.raw
+        avg, raw = self.averaged(), self.raw()
         if avg is not None and raw is not None:
             parts = [F.mse_loss(avg, self.noisy_t)]
             if self.ref_t is not None:
                 parts += [F.mse_loss(raw, self.ref_t), F.mse_loss(avg, self.ref_t)]
             values = torch.stack(parts).tolist()
-            scalars[PSNR_NOISY_AVG] = _psnr_from_mse(values[0])
+            scalars[PSNR_NOISY_AVG] = psnr_from_mse(values[0])
             if self.ref_t is not None:
-                scalars[PSNR_REF] = _psnr_from_mse(values[1])
-                scalars[PSNR_REF_AVG] = _psnr_from_mse(values[2])
+                scalars[PSNR_REF] = psnr_from_mse(values[1])
+                scalars[PSNR_REF_AVG] = psnr_from_mse(values[2])
         scalars.update(self.rules.variances())
         now = time.monotonic()
         image = None
@@ -422,11 +295,10 @@ class DipRun:
     def _final(self, step: int, stop_reason: str) -> Snapshot:
         """The final snapshot: the kept output, the alternatives as maps, and the run's facts."""
         params = self.params
-        avg, raw = self.average.value, self.raw
+        avg, raw = self.averaged(), self.raw()
         if avg is None or raw is None:
             # Stopped before the first step: report the untrained network's output.
-            with torch.no_grad():
-                raw = self.net(self.z).float()[..., self.rows, self.cols]
+            raw = self.blend([f.untrained_output() for f in self.fits])
             avg = raw.clone()
         rule_key = params.stop_rule if params.stop_rule != NO_RULE else DEFAULT_RULE
         maps = {"raw": to_numpy(raw), "average": to_numpy(avg)}
@@ -437,20 +309,22 @@ class DipRun:
             kept = "average"
         image = maps["suggested" if kept == "rule" else kept].copy()
         seconds = time.perf_counter() - self.started
+        amp_dtype = self.fits[0].amp_dtype
         info = {
             "stop_iteration": step,
             "stop_rule": stop_reason,
             **self.rules.suggestions(),
             "kept": kept,
-            "guard_steps": list(self.guard.steps),
+            "guard_steps": self.guard_steps,
             "preset": self.preset,
             "network": describe(self.cfg),
-            "parameters": parameter_count(self.net),
+            "parameters": parameter_count(self.fits[0].net),
+            "tiles": len(self.fits),
             "device": str(self.device),
-            "precision": "float32" if self.amp_dtype is None else str(self.amp_dtype).replace("torch.", ""),
+            "precision": "float32" if amp_dtype is None else str(amp_dtype).replace("torch.", ""),
             "seconds": seconds,
             "iterations_per_second": step / seconds if seconds > 0 else 0.0,
-            "padded_shape": list(self.padded_shape),
+            "padded_shape": list(self.fits[0].padded_shape),
         }
         return Snapshot(step, params.iterations, image=image, final=True, maps=maps, info=info, message=f"stopped: {stop_reason} at {step}")
 
@@ -505,16 +379,18 @@ _TWO_THREAD_SPEEDUP = 1.5
 
 
 def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig, device: str) -> CostEstimate:
-    """Peak memory and CPU time of a DIP run (no tiling: the network fits the whole image)."""
+    """Peak memory and CPU time of a DIP run: the pixels its networks fit (the padded image, or
+    its tiles) times the cost of a pixel."""
     multiple = 2**cfg.scales
-    h, w = (-(-int(n) // multiple) * multiple for n in shape[:2])
+    tiles = tile_grid(int(shape[0]), int(shape[1]), params.tile, multiple)
     channels = int(shape[2]) if len(shape) > 2 else 1
-    pixels = h * w
+    tile_pixels = math.prod(-(-n // multiple) * multiple for n in (tiles[0].height, tiles[0].width))
+    pixels = len(tiles) * tile_pixels
     width = max(cfg.channels_down + cfg.channels_up)
-    memory = pixels * (
-        _ACTIVATION_BYTES_PER_PIXEL_PER_CHANNEL * width
-        + 4 * cfg.in_channels * 2  # z and its jitter
-        + 4 * channels * (params.variance_window + 6)  # ES-WMV's ring buffer, outputs, average
+    memory = (
+        tile_pixels * _ACTIVATION_BYTES_PER_PIXEL_PER_CHANNEL * width  # one network's graph at a time
+        + pixels * 4 * (cfg.in_channels * 2 + channels * 4)  # each network's z, jitter, target, outputs, average
+        + int(shape[0]) * int(shape[1]) * 4 * channels * (params.variance_window + 2)  # ES-WMV's ring buffer, the blends
     )
     seconds = None
     if device == "cpu":
@@ -522,7 +398,7 @@ def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig
         if params.input_noise > 0 and params.rule_input in ("auto", "jitter-free"):
             per_step *= 1.0 + 0.25 / params.rule_every
         threads = params.threads or torch.get_num_threads()
-        seconds = (per_step + _SECONDS_PER_STEP) * params.iterations / (_TWO_THREAD_SPEEDUP if threads >= 2 else 1.0)
+        seconds = (per_step + _SECONDS_PER_STEP * len(tiles)) * params.iterations / (_TWO_THREAD_SPEEDUP if threads >= 2 else 1.0)
     return CostEstimate(
         int(memory) + 300 * 2**20,  # torch itself
         seconds,

@@ -67,7 +67,7 @@ class LockstepSure:
         """Step both runs; the main run's snapshot and :meth:`terms` (None once the runs parted)."""
         snapshot = self.main.advance(t)
         self.probe.advance(t)
-        if self.main.guard.steps != self.probe.guard.steps:
+        if self.main.guard_steps != self.probe.guard_steps:
             self.diverged = True
         return snapshot, None if self.diverged else self.terms()
 
@@ -81,7 +81,7 @@ class LockstepSure:
 
     def terms(self) -> tuple[float, float] | None:
         """Per kept pixel: ‖y − f‖² / N and the divergence bᵀ(f(y + εb) − f(y)) / (ε·N); None below half the image kept."""
-        f, g = self.main.average.value, self.probe.average.value
+        f, g = self.main.averaged(), self.probe.averaged()
         if f is None or g is None:
             return None
         with torch.no_grad():
