@@ -82,6 +82,7 @@ def test_the_time_to_quality_part_times_a_reference_and_a_candidate(crop_folder:
     entry = json.loads(results.read_text())["time_to_quality"]["face@32"]
     reference = entry["reference"]
     assert len(reference["run"]["psnr_avg"]) == 30 and reference["peak"] == pytest.approx(max(reference["run"]["psnr_avg"]))
+    assert reference["run"]["params"]["tile"] == 0  # the whole-image fit, while the first try tiles large images
     candidate = entry["fast:rule_every=4:patience=5:iterations=25"]
     run, summary = candidate["run"], candidate["summary"]
     assert run["params"]["rule_every"] == 4 and run["params"]["stop_rule"] == "es-emv"  # the window's first try, changed
@@ -91,6 +92,22 @@ def test_the_time_to_quality_part_times_a_reference_and_a_candidate(crop_folder:
     assert summary["announced_s"] > 0
     assert "face@32" in table.read_text()
     assert reference_peaks(str(results)) == {"face@32": reference["peak"]}
+
+
+def test_a_recorded_peak_replaces_the_reference_run_and_tiles_are_a_candidate(crop_folder: Path, tmp_path: Path) -> None:
+    results, table = tmp_path / "ttq.json", tmp_path / "ttq.md"
+    code = main(["bench-dip", "--parts", "time-to-quality", "--data", str(crop_folder), "--ttq-crops", "64:1",
+                 "--ttq-peaks", "face@64=99.5", "--ttq-candidates", "fast:tile=24:stop_rule=none:iterations=6",
+                 "--threads", "1", "--json", str(results), "--markdown", str(table)])
+    assert code == 0
+    entry = json.loads(results.read_text())["time_to_quality"]["face@64"]
+    assert entry["reference"] == {"peak": 99.5, "peak_iteration": None}  # nothing was run for it
+    candidate = entry["fast:tile=24:stop_rule=none:iterations=6"]
+    assert candidate["run"]["tiles"] == 9 and candidate["run"]["params"]["tile"] == 24 and len(candidate["run"]["psnr_avg"]) == 6
+    assert candidate["summary"]["within_iteration"] is None  # a 99.5 dB peak is never approached
+    assert "| face@64 | fast:tile=24:stop_rule=none:iterations=6 | 99.50 (recorded) | never |" in table.read_text()
+    assert main(["bench-dip", "--parts", "time-to-quality", "--data", str(crop_folder), "--ttq-crops", "64:1",
+                 "--ttq-peaks", "face@64=high", "--json", str(tmp_path / "x.json")]) == 2
 
 
 def test_a_candidate_naming_an_unknown_parameter_is_refused(crop_folder: Path, tmp_path: Path, capsys) -> None:

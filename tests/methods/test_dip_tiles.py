@@ -31,13 +31,15 @@ def _one_thread() -> object:
     (256, ([0], 256)), (380, ([0], 380)),  # under about 1.5 tiles: the whole axis
     (1000, ([0, 248, 496, 744], 256)),
     (512, ([0, 224], 288)),  # two tiles of 256 could not overlap: lengthened to the next multiple of 32
+    (64, ([0], 64)),  # two tiles of 32 could not overlap, and 64 is the whole axis
 ])
 def test_tiles_cover_the_axis_with_overlapping_multiples_of_the_network(size: int, expected: tuple[list[int], int]) -> None:
-    starts, length = axis_tiles(size, 256, 32)
+    tile = 32 if size == 64 else 256
+    starts, length = axis_tiles(size, tile, 32)
     assert (starts, length) == expected
     assert starts[0] == 0 and starts[-1] + length == size
     assert all(a + length - b >= 8 for a, b in zip(starts, starts[1:], strict=False))
-    assert axis_tiles(size, 0, 32) == ([0], size)
+    assert len(set(starts)) == len(starts) and axis_tiles(size, 0, 32) == ([0], size)
 
 
 def test_the_blend_weights_sum_to_one_and_are_one_inside_a_tile() -> None:

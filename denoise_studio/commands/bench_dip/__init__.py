@@ -79,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttq-crops", default="256:4,512:2", help="time-to-quality: SIZE:COUNT,... (sizes above 256 come from --ttq-large-data)")
     parser.add_argument("--ttq-large-data", default="../shared/data/testsets/McMaster", help="time-to-quality: folder of the large crops")
     parser.add_argument("--ttq-reference-iterations", type=int, default=0, help="time-to-quality: iterations of the reference runs (0: 3000 at 256, 2500 above)")
+    parser.add_argument("--ttq-peaks", default="", help="time-to-quality: reference peaks measured before, NAME@SIZE=DB,... (skips those reference runs)")
     parser.add_argument("--ttq-candidates", default="fast", help="time-to-quality: PRESET[:NAME=VALUE...],... runs as the window starts them")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")

@@ -53,7 +53,9 @@ def axis_tiles(size: int, tile: int, multiple: int = 1, overlap: int = DEFAULT_O
     count = max(1, round(size / tile)) if tile > 0 else 1
     if count == 1:
         return [0], size
-    length = min(size, multiple * math.ceil((size + (count - 1) * overlap) / count / multiple))
+    length = multiple * math.ceil((size + (count - 1) * overlap) / count / multiple)
+    if length >= size:
+        return [0], size
     starts = [round(i * (size - length) / (count - 1)) for i in range(count)]
     return starts, length
 
