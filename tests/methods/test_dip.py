@@ -15,14 +15,7 @@ from denoise_studio.methods._common.dip_loop import fit
 from denoise_studio.methods._common.skip_net import SkipConfig, SkipNet, parameter_count
 from denoise_studio.methods.dip import DIP, DIPParams, network_for, resolve_preset
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One torch thread: on the shared 2-core CPU two threads are many times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = SkipConfig(in_channels=8, channels_down=(8, 8, 8), channels_up=(8, 8, 8), channels_skip=(2, 2, 2))

@@ -18,12 +18,7 @@ from denoise_studio.methods.dip import DIP, DIPParams
 TINY = SkipConfig(in_channels=8, channels_down=(8, 8, 8), channels_up=(8, 8, 8), channels_skip=(2, 2, 2))  # multiple of 8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(("size", "expected"), [
@@ -49,7 +44,7 @@ def test_the_blend_weights_sum_to_one_and_are_one_inside_a_tile() -> None:
     total = np.zeros((200, 130))
     for tile, w in zip(tiles, weights, strict=True):
         assert w.shape == (tile.height, tile.width) and w.min() > 0
-        total[tile.rows, tile.cols] += w
+        total[tile.slices] += w
     np.testing.assert_allclose(total, 1.0, atol=1e-6)
     first = weights[0]
     assert first[0, 0] == 1.0 and first[-1, -1] < 0.1  # the image's corner is the tile's own; the far corner is shared
@@ -73,7 +68,7 @@ def test_each_tile_is_fitted_as_if_alone_and_the_whole_image_is_their_blend(astr
     for t in range(1, 16):
         run.advance(t)
     second = run.tiles[1]
-    alone = _tiled_run(np.ascontiguousarray(noisy[second.rows, second.cols]), clean[second.rows, second.cols], tile=0)
+    alone = _tiled_run(np.ascontiguousarray(noisy[second.slices]), clean[second.slices], tile=0)
     for t in range(1, 16):
         alone.advance(t)
     averaged = run.averaged()
@@ -81,7 +76,7 @@ def test_each_tile_is_fitted_as_if_alone_and_the_whole_image_is_their_blend(astr
     torch.testing.assert_close(run.fits[1].average.value, alone.averaged())
     expected = np.zeros_like(noisy)
     for tile, weight, fit in zip(run.tiles, blend_weights(run.tiles, 64, 96), run.fits, strict=True):
-        expected[tile.rows, tile.cols] += to_numpy(fit.average.value) * weight[:, :, None]
+        expected[tile.slices] += to_numpy(fit.average.value) * weight[:, :, None]
     np.testing.assert_allclose(to_numpy(averaged), expected, atol=1e-6)
 
 

@@ -11,13 +11,7 @@ from denoise_studio.methods import create_method
 from denoise_studio.methods._common.skip_net import RESIZES, TRANSFORMS, SkipConfig, SkipNet, UpsampleCell
 from denoise_studio.methods.nas_dip import NAS, NASDIP, NASDIPParams, network_for, resolve_preset
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("resize", RESIZES)

@@ -197,7 +197,7 @@ class DipRun:
         self.tiles = tile_grid(h, w, params.tile, 2**cfg.scales)
         if network is not None and len(self.tiles) > 1:
             raise MethodError("a network given to the run fits the whole image: set tile to 0")
-        self.fits = [NetworkFit(np.ascontiguousarray(noisy[t.rows, t.cols]), cfg, learning_rate=params.learning_rate,
+        self.fits = [NetworkFit(np.ascontiguousarray(noisy[t.slices]), cfg, learning_rate=params.learning_rate,
                                 input_noise=params.input_noise, ema_decay=params.ema_decay, guard=params.guard,
                                 precision=params.precision, compile=params.compile, seed=ctx.seed, device=device, network=network)
                      for t in self.tiles]
@@ -220,7 +220,8 @@ class DipRun:
             return parts[0]
         out = torch.zeros_like(self.noisy_t)
         for tile, weight, part in zip(self.tiles, self.blend_weights, parts, strict=True):
-            out[..., tile.rows, tile.cols] += part * weight
+            rows, cols = tile.slices
+            out[..., rows, cols] += part * weight
         return out
 
     def averaged(self) -> torch.Tensor | None:

@@ -17,29 +17,12 @@ pixel.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from denoise_studio.core.tiling import Tile
+
 DEFAULT_OVERLAP = 8
-
-
-@dataclass(frozen=True)
-class Tile:
-    """One tile: its top-left pixel and size."""
-
-    top: int
-    left: int
-    height: int
-    width: int
-
-    @property
-    def rows(self) -> slice:
-        return slice(self.top, self.top + self.height)
-
-    @property
-    def cols(self) -> slice:
-        return slice(self.left, self.left + self.width)
 
 
 def axis_tiles(size: int, tile: int, multiple: int = 1, overlap: int = DEFAULT_OVERLAP) -> tuple[list[int], int]:
@@ -86,5 +69,5 @@ def blend_weights(tiles: list[Tile], height: int, width: int) -> list[np.ndarray
     raw = [np.outer(_ramp(rows, t.height, rows.index(t.top)), _ramp(cols, t.width, cols.index(t.left))) for t in tiles]
     total = np.zeros((height, width), np.float64)
     for t, w in zip(tiles, raw, strict=True):
-        total[t.rows, t.cols] += w
-    return [(w / total[t.rows, t.cols]).astype(np.float32) for t, w in zip(tiles, raw, strict=True)]
+        total[t.slices] += w
+    return [(w / total[t.slices]).astype(np.float32) for t, w in zip(tiles, raw, strict=True)]
