@@ -51,8 +51,8 @@ _LGBPN = (
     "and 0.7-1.5 dB lost on mild noise with the fusion with the input (docs/BENCHMARKS.md, 'Colour fidelity and mild noise')"
 )
 _MASKED = (
-    "undertrained weights: with the training-time input mask the flat casts fall to 1.6 levels at most; "
-    "the weights have not learnt to generalise to the unmasked test input (about 1 % of the paper's training)"
+    "undertrained weights (3.8 CPU hours: 2.2 idle): with the training-time input mask the flat casts fall to 1.5 levels "
+    "at most; the weights have not learnt to generalise to the unmasked test input (about 2 % of the paper's training)"
 )
 _INVDN = "undertrained weights (InvDN lite: 0.8 h shared + 1.2 h idle; the camera set 97 shared minutes); not diagnosed further here"
 _BASELINE = "a small cast of the unmasked baseline on flat patches (1.1-1.4 levels in one channel); not diagnosed here"
