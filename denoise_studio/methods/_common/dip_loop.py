@@ -224,15 +224,16 @@ class DipRun:
             out[..., rows, cols] += part * weight
         return out
 
+    def _blend_if_all(self, values: list[torch.Tensor | None]) -> torch.Tensor | None:
+        return None if any(v is None for v in values) else self.blend(values)  # type: ignore[arg-type]
+
     def averaged(self) -> torch.Tensor | None:
         """The averaged output of the whole image (None before the first applied step)."""
-        values = [f.average.value for f in self.fits]
-        return None if any(v is None for v in values) else self.blend(values)  # type: ignore[arg-type]
+        return self._blend_if_all([f.average.value for f in self.fits])
 
     def raw(self) -> torch.Tensor | None:
         """The last raw output of the whole image (None before the first applied step)."""
-        values = [f.raw for f in self.fits]
-        return None if any(v is None for v in values) else self.blend(values)  # type: ignore[arg-type]
+        return self._blend_if_all([f.raw for f in self.fits])
 
     @property
     def guard_steps(self) -> list[int]:
@@ -262,19 +263,18 @@ class DipRun:
         loss_value = sum(r.loss * share for r, share in zip(results, self.loss_weights, strict=True))
         if any(r.fell_back for r in results):
             return Snapshot(t, self.params.iterations, loss=None, events=(*events, "fp32"), message="mixed precision failed; float32 from now on")
-        if all(r.applied for r in results):
-            average = self.averaged()
-            assert average is not None
+        average = self.averaged()  # blended once per step, for the rules, the time machine and the snapshot
+        if average is not None and all(r.applied for r in results):
             if measure:
                 events += self.rules.update(t, self.blend([r.measured for r in results]), average)  # type: ignore[misc]
             if self.history is not None and self.history.wants(t):
                 self.history.record(t, average)
-        return self._snapshot(t, loss_value, psnr_from_mse(loss_value), events)
+        return self._snapshot(t, loss_value, psnr_from_mse(loss_value), events, average)
 
-    def _snapshot(self, t: int, loss_value: float, psnr_noisy: float, events: list[str]) -> Snapshot:
+    def _snapshot(self, t: int, loss_value: float, psnr_noisy: float, events: list[str], avg: torch.Tensor | None) -> Snapshot:
         """The step's snapshot: scalars in one transfer, an image at most ~10 times a second."""
         scalars: dict[str, float] = {PSNR_NOISY: psnr_noisy}
-        avg, raw = self.averaged(), self.raw()
+        raw = self.raw()
         if avg is not None and raw is not None:
             parts = [F.mse_loss(avg, self.noisy_t)]
             if self.ref_t is not None:
