@@ -106,3 +106,24 @@ def test_the_first_try_tiles_large_images_only_and_the_estimate_counts_the_tiles
     # The same pixels (4 × 256² against 512² padded); the tiles add three networks' fixed cost per step.
     assert tiled.seconds == pytest.approx(whole.seconds + 3 * 0.02 * params.iterations, rel=1e-6)
     assert tiled.memory_bytes < whole.memory_bytes  # one tile's graph at a time
+
+
+def test_tiles_on_two_threads_run_side_by_side_and_give_the_one_thread_result(astronaut: np.ndarray) -> None:
+    from denoise_studio.methods._common.dip_loop import fit
+
+    clean = np.ascontiguousarray(astronaut[100:164, 180:276])
+    noisy = _noisy(clean)
+    cfg = SkipConfig(**{**TINY.__dict__, "out_channels": 3})
+    finals = {}
+    for threads in (1, 2):
+        params = DIPParams(iterations=12, tile=32, threads=threads)
+        run = fit(noisy, params, cfg, RunContext(seed=3), preset="fast")
+        first = next(run)
+        if threads == 2:  # during the run: one op thread, the tiles on two worker threads
+            assert torch.get_num_threads() == 1
+        finals[threads] = [first, *run][-1]
+        assert torch.get_num_threads() == 1  # the fixture's setting, restored after the run
+    assert finals[2].info["tiles"] == 6
+    # Each tile has its own generator and optimiser, so the order the workers take them in changes nothing.
+    np.testing.assert_array_equal(finals[1].image, finals[2].image)
+    np.testing.assert_array_equal(finals[1].maps["raw"], finals[2].maps["raw"])

@@ -93,6 +93,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -166,11 +167,15 @@ def fit(
     when the generator is closed early).
     """
     previous = torch.get_num_threads()
-    if params.threads > 0 and torch.device(ctx.device).type == "cpu":
-        torch.set_num_threads(params.threads)
+    on_cpu = torch.device(ctx.device).type == "cpu"
+    threads = params.threads if params.threads > 0 and on_cpu else previous
+    if threads != previous:
+        torch.set_num_threads(threads)
+    run = DipRun(noisy, params, cfg, ctx, preset, network, workers=threads if on_cpu else 1)
     try:
-        yield from DipRun(noisy, params, cfg, ctx, preset, network).steps()
+        yield from run.steps()
     finally:
+        run.close()
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
 
@@ -185,7 +190,7 @@ class DipRun:
     """
 
     def __init__(self, noisy: np.ndarray, params: DipLoopParams, cfg: SkipConfig, ctx: RunContext,
-                 preset: str, network: torch.nn.Module | None) -> None:
+                 preset: str, network: torch.nn.Module | None, workers: int = 1) -> None:
         if noisy.ndim != 3:
             raise MethodError("DIP expects an H×W×C image")
         h, w, c = noisy.shape
@@ -213,6 +218,18 @@ class DipRun:
         self.last_image_time = -math.inf
         sizes = [f.target.shape[-2] * f.target.shape[-1] for f in self.fits]
         self.loss_weights = [n / sum(sizes) for n in sizes]
+        # Tiles on a CPU with several threads: one tile per thread at a time, each op on one
+        # thread (independent small networks scale better across cores than one op's threads).
+        self.workers = min(workers, len(self.fits))
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dip-tile") if self.workers > 1 else None
+        if self.pool is not None:
+            torch.set_num_threads(1)
+
+    def close(self) -> None:
+        """Release the tiles' worker threads (the caller restores torch's thread count)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
     def blend(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """The whole image from one tensor per tile (1×C×h×w each), blended over the overlaps."""
@@ -258,7 +275,10 @@ class DipRun:
     def advance(self, t: int) -> Snapshot:
         """One step of every network; the rules and the time machine fed when all of them applied theirs."""
         measure = self.rules.wants(t)
-        results = [f.step(t, measure, self.jitter_free_rules) for f in self.fits]
+        if self.pool is not None:
+            results = list(self.pool.map(lambda f: f.step(t, measure, self.jitter_free_rules), self.fits))
+        else:
+            results = [f.step(t, measure, self.jitter_free_rules) for f in self.fits]
         events = list(dict.fromkeys(e for r in results for e in r.events))
         loss_value = sum(r.loss * share for r, share in zip(results, self.loss_weights, strict=True))
         if any(r.fell_back for r in results):
