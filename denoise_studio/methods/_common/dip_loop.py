@@ -116,7 +116,7 @@ from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params, param
-from denoise_studio.methods._common.dip_fit import NetworkFit, psnr_from_mse
+from denoise_studio.methods._common.dip_fit import FitStep, NetworkFit, psnr_from_mse
 from denoise_studio.methods._common.dip_rules import StopRules
 from denoise_studio.methods._common.dip_tiles import blend_weights as tile_blend_weights
 from denoise_studio.methods._common.dip_tiles import tile_grid
@@ -275,6 +275,7 @@ class DipRun:
     def advance(self, t: int) -> Snapshot:
         """One step of every network; the rules and the time machine fed when all of them applied theirs."""
         measure = self.rules.wants(t)
+        results: list[FitStep]
         if self.pool is not None:
             results = list(self.pool.map(lambda f: f.step(t, measure, self.jitter_free_rules), self.fits))
         else:
