@@ -108,7 +108,8 @@ class DIP(IterativeFit[DIPParams]):
         params = self.default_params(noisy)
         preset = resolve_preset(params.preset, device or best_device())
         return params.replace(stop_rule=ES_EMV, iterations=ITERATION_CAP[preset], patience=FIRST_TRY_PATIENCE,
-                              rule_every=FIRST_TRY_RULE_EVERY, tile=FIRST_TRY_TILE.get(preset, 0))
+                              rule_every=FIRST_TRY_RULE_EVERY, tile=FIRST_TRY_TILE.get(preset, 0),
+                              split_for_threads=preset in FIRST_TRY_TILE)
 
     def estimate_cost(self, shape: tuple[int, ...], params: DIPParams, device: str = "cpu") -> CostEstimate:
         preset = resolve_preset(params.preset, device)

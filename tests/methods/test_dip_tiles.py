@@ -11,7 +11,7 @@ from denoise_studio.core.image import to_numpy
 from denoise_studio.core.method import RunContext
 from denoise_studio.core.metrics import psnr
 from denoise_studio.methods._common.dip_loop import DipRun
-from denoise_studio.methods._common.dip_tiles import axis_tiles, blend_weights, tile_grid
+from denoise_studio.methods._common.dip_tiles import axis_tiles, blend_weights, run_tiles, tile_grid
 from denoise_studio.methods._common.skip_net import SkipConfig
 from denoise_studio.methods.dip import DIP, DIPParams
 
@@ -101,6 +101,7 @@ def test_the_first_try_tiles_large_images_only_and_the_estimate_counts_the_tiles
     params = DIP().starting_params(device="cpu")
     assert params.tile == 256 and DIP().starting_params(device="cuda").tile == 0
     assert len(tile_grid(256, 256, params.tile, 32)) == 1 and len(tile_grid(500, 500, params.tile, 32)) == 4
+    params = params.replace(split_for_threads=False)
     whole, tiled = (DIP().estimate_cost((500, 500, 3), params.replace(tile=t, threads=1)) for t in (0, 256))
     assert whole.seconds is not None and tiled.seconds is not None
     # The same pixels (4 × 256² against 512² padded); the tiles add three networks' fixed cost per step.
@@ -127,3 +128,19 @@ def test_tiles_on_two_threads_run_side_by_side_and_give_the_one_thread_result(as
     # Each tile has its own generator and optimiser, so the order the workers take them in changes nothing.
     np.testing.assert_array_equal(finals[1].image, finals[2].image)
     np.testing.assert_array_equal(finals[1].maps["raw"], finals[2].maps["raw"])
+
+
+def test_split_for_threads_cuts_an_image_of_one_tile_in_half_size_tiles_on_two_threads_only() -> None:
+    params = DIP().starting_params(device="cpu")
+    assert params.split_for_threads and not DIP().starting_params(device="cuda").split_for_threads
+    assert [(t.top, t.left, t.height) for t in run_tiles(256, 256, 256, 32, True, 2)] == [(0, 0, 160), (0, 96, 160), (96, 0, 160), (96, 96, 160)]
+    assert len(run_tiles(256, 256, 256, 32, True, 1)) == 1  # one thread: one network
+    assert len(run_tiles(256, 256, 256, 32, False, 2)) == 1
+    assert len(run_tiles(128, 128, 256, 32, True, 2)) == 1  # too small to split
+    assert len(run_tiles(500, 500, 256, 32, True, 2)) == 4  # already tiles: unchanged
+    assert run_tiles(256, 256, 0, 32, True, 2) == tile_grid(256, 256, 0, 32)  # tiles off
+    one, two = (DIP().estimate_cost((256, 256, 3), params.replace(threads=n)) for n in (1, 2))
+    assert one.seconds is not None and two.seconds is not None
+    whole = DIP().estimate_cost((256, 256, 3), params.replace(threads=1, split_for_threads=False)).seconds
+    assert whole is not None and one.seconds == pytest.approx(whole)  # one thread: not split
+    assert two.seconds > whole / 1.5  # four tiles of 160 hold 56 % more pixels than the crop
