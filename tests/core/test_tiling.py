@@ -149,3 +149,17 @@ def test_adaptive_tiles_stop_at_the_minimum_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match="not memory"):  # other errors pass through untouched
         list(iter_tiled_adaptive(_fails_above(50, ValueError("not memory")), image, 300, 8))
     assert halved_tile(0, 300, 200) == 150 and halved_tile(100, 300, 200) is None
+
+
+@pytest.mark.parametrize(("size", "origin"), [(481, 0), (481, 1), (480, 1), (480, 0), (7, 1), (9, 0)])
+def test_padding_with_an_origin_keeps_the_two_by_two_phase_of_the_larger_image(size: int, origin: int) -> None:
+    """A tile at ``origin`` is padded so that the network's input starts on an even row and
+    column of the whole image: a Bayer mosaic's phase is the one the network was trained with."""
+    req = SizeRequirements(multiple_of=4)
+    image = np.zeros((size, 5, 1), np.float32)
+    padded, pad = pad_to_requirements(image, req, origin=(origin, 0))
+    assert (origin - pad.top) % 2 == 0 and padded.shape[0] % 4 == 0
+    assert padded.shape[0] - size < 4 + 4  # at most one multiple more than without the origin
+    assert crop_padding(padded, pad).shape == image.shape
+    plain, plain_pad = pad_to_requirements(image, req)
+    assert plain_pad.top + plain_pad.bottom == req.padded_size(size) - size  # without an origin: as before

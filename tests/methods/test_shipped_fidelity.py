@@ -54,7 +54,7 @@ _MASKED = (
     "undertrained weights (3.8 CPU hours: 2.2 idle): with the training-time input mask the flat casts fall to 1.5 levels "
     "at most; the weights have not learnt to generalise to the unmasked test input (about 2 % of the paper's training)"
 )
-_INVDN = "undertrained weights (InvDN lite: 0.8 h shared + 1.2 h idle; the camera set 97 shared minutes); not diagnosed further here"
+_INVDN = "undertrained weights (InvDN lite: 0.8 h shared + 1.2 h idle; the camera set: 1.6 h shared + 1.4 h of one core); not diagnosed further here"
 _BASELINE = "a small cast of the unmasked baseline on flat patches (1.1-1.4 levels in one channel); not diagnosed here"
 _GAUSSIAN_ONLY = "trained on Gaussian noise σ 5-55: camera noise σ 2 is mostly demosaicking error it was not trained to remove"
 _CAMERA_ONLY = "trained on camera noise σ 5-15 only"
@@ -64,6 +64,8 @@ KNOWN_CASTS: dict[tuple[str, str], str] = {
     ("lg_bpn-lite", "cool, gaussian σ5"): _LGBPN,
     **{("masked-lite", c.label): _MASKED for c in FLAT_CASES},
     ("invdn-lite", "warm, camera σ3"): _INVDN,
+    ("invdn-lite-camera", "warm, camera σ3"): _INVDN,  # its second period moved these casts over one level
+    ("invdn-lite-camera", "cool, gaussian σ5"): f"{_INVDN}; {_CAMERA_ONLY}",
     ("masked_baseline-lite", "grey"): _BASELINE,
     ("masked_baseline-lite", "cool, gaussian σ5"): _BASELINE,
 }
