@@ -31,7 +31,11 @@ ended 0.99 dB below and took 74 % more time, because the averaged output peaks 1
 after the variance minimum and declines after it. With the fast preset, an image of about 512 pixels or more is fitted as tiles of about 256
 pixels, one network each, in lockstep (``tile``, :mod:`~denoise_studio.methods._common.dip_tiles`):
 on a 500×500 McMaster crop they came within 0.5 dB of the whole-image run's peak in less than
-half its steps ("Deep Image Prior: time to quality"). A user who sets ``-p iterations=3000
+half its steps ("Deep Image Prior: time to quality"). With two or more CPU threads a smaller image
+that would be one tile is cut into half-size tiles (``split_for_threads``; a 256×256 crop:
+four tiles of 160), stepped side by side on the threads: they come within 0.5 dB of the peak in
+about 40 % fewer steps and 1.2 times sooner than one network on two threads, and the automatic
+stop keeps a better result, later ("Deep Image Prior: time to quality"). A user who sets ``-p iterations=3000
 -p stop_rule=none -p tile=0`` gets the paper.
 """
 

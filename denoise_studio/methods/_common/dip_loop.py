@@ -79,7 +79,12 @@ Tiles
 -----
 With ``tile > 0`` an image about twice that size or more is fitted as overlapping tiles, each by
 its own network, code, optimiser, guard and output average, seeded alike, all stepped once per
-step (:mod:`~denoise_studio.methods._common.dip_tiles`). Everything above is of the blended
+step (:mod:`~denoise_studio.methods._common.dip_tiles`). On a CPU with two or more threads the
+tiles of a step run side by side, one worker thread each at a time and one op thread per
+network (small networks gain more from that than from splitting each op); each tile has its own
+generator, so the result is that of one thread, bit for bit. ``split_for_threads`` cuts an
+image that would be one tile into half-size tiles when there are threads to share them.
+Everything above is of the blended
 whole image: the outputs the rules measure, the average, the time machine and the PSNRs; a step
 where a guard fired in any tile feeds neither the rules nor the time machine.
 
@@ -399,8 +404,11 @@ _SECONDS_PER_STEP = 0.02
 # Two threads on two idle cores: 0.112 s of wall time a step at 256×256 against 0.17-0.18 s on
 # one thread (bench-dip time-to-quality, candidate fast:threads=2); more threads not measured.
 _TWO_THREAD_SPEEDUP = 1.5
-# Tiles side by side on two threads (one op thread each): MEASURED_LATER.
-_TILES_ON_TWO_THREADS_SPEEDUP = 1.8
+# Tiles side by side on two threads, one op thread each: 0.238 s of wall time a step for four
+# tiles of 160 (a 256×256 crop with split_for_threads) where this model gives 0.33 s for one
+# thread (bench-dip time-to-quality, tenth session; the same run measured one network on two
+# threads at 1.1× rather than the 1.5× above: the machine's two cores slow each other).
+_TILES_ON_TWO_THREADS_SPEEDUP = 1.4
 
 
 def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig, device: str) -> CostEstimate:

@@ -8,6 +8,10 @@ the stopping rules, the time machine and a stop by eye see one image per step), 
 about what a whole-image step costs, and the blended average comes near the peak in fewer steps
 (measured: ``docs/BENCHMARKS.md``, "Deep Image Prior: time to quality").
 
+On two or more CPU threads the tiles of a step are fitted side by side (``dip_loop.DipRun``),
+and ``split_for_threads`` (:func:`run_tiles`) cuts an image that would be one tile into tiles
+of half the size, so that both cores have networks to step.
+
 The tiles of an axis are spread evenly with at least ``overlap`` shared pixels between
 neighbours and a length that is a multiple of the network's (no padding inside a tile); their
 outputs are blended with weights that fall linearly across each overlap and sum to one at every
