@@ -52,8 +52,8 @@ def _split_pad(total: int, multiple: int, before_parity: int | None) -> tuple[in
     padding before of that parity, the total grown by ``multiple`` where it has to be."""
     if before_parity is None:
         return total // 2, total - total // 2
-    while total < 1 and before_parity == 1:
-        total += multiple
+    if total == 0 and before_parity == 1:
+        total = multiple
     before = total // 2
     if before % 2 != before_parity:
         before = before + 1 if before + 1 <= total else before - 1

@@ -404,7 +404,7 @@ _SECONDS_PER_STEP = 0.02
 # Two threads on two idle cores: 0.112 s of wall time a step at 256×256 against 0.17-0.18 s on
 # one thread (bench-dip time-to-quality, candidate fast:threads=2); more threads not measured.
 _TWO_THREAD_SPEEDUP = 1.5
-# Tiles side by side on two threads, one op thread each: 0.238 s of wall time a step for four
+# Tiles side by side on two threads, one op thread each: 0.209-0.233 s of wall time a step for four
 # tiles of 160 (a 256×256 crop with split_for_threads) where this model gives 0.33 s for one
 # thread (bench-dip time-to-quality, tenth session; the same run measured one network on two
 # threads at 1.1× rather than the 1.5× above: the machine's two cores slow each other).
