@@ -599,6 +599,9 @@ def test_a_region_run_writes_the_rectangle_and_replays_it(astronaut: np.ndarray,
     assert main(["denoise", str(noisy), "-o", str(out), "-m", "nlm", "--region", "16,8,40,30"]) == 0
     assert load_image(out).pixels.shape == (30, 40, 3)
     assert read_sidecar(out.with_name("region.png.json"))["extra"]["region"] == [16, 8, 40, 30]
+    from denoise_studio.commands.replay import region_origin
+
+    assert region_origin(read_sidecar(out.with_name("region.png.json"))) == (8, 16)  # top, left: the Bayer phase
     capsys.readouterr()
     assert main(["replay", str(out) + ".json", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["identical"] is True

@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def prepare_input(record: dict[str, Any]) -> tuple[np.ndarray, str]:
-    """The noisy image the recorded run saw: the input file, plus recorded noise and region."""
+    """The noisy image the recorded run saw: the input file, plus recorded noise and region.
+
+    ``region_origin(record)`` says where that image starts in the input."""
     source = record.get("input")
     if not source:
         raise ReplayError("the sidecar records no input file (the input was made in memory)")
@@ -58,6 +60,12 @@ def prepare_input(record: dict[str, Any]) -> tuple[np.ndarray, str]:
     return pixels, str(source)
 
 
+def region_origin(record: dict[str, Any]) -> tuple[int, int]:
+    """The top and left of the recorded region in the input ((0, 0) for the whole image)."""
+    region = (record.get("extra") or {}).get("region")
+    return (int(region[1]), int(region[0])) if region else (0, 0)
+
+
 def replay(record: dict[str, Any], device: str = "cpu") -> np.ndarray:
     """Run the recorded method again and return its result."""
     from denoise_studio.methods import create_method
@@ -74,7 +82,7 @@ def replay(record: dict[str, Any], device: str = "cpu") -> np.ndarray:
                     f"the weights {weights.get('file', '')!r} differ from the ones recorded (checksum {current} ≠ {weights['sha256']})"
                 )
     noisy, _ = prepare_input(record)
-    ctx = RunContext(seed=int(record.get("seed", 0)), device=device)
+    ctx = RunContext(seed=int(record.get("seed", 0)), device=device, origin=region_origin(record))
     return run_to_end(method, noisy, params, ctx).image  # type: ignore[return-value]
 
 

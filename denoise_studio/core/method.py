@@ -86,6 +86,9 @@ class RunContext:
     # An iterate store (core.history.IterateHistory) when the caller wants iterative methods
     # to keep their outputs for the DIP time machine; None otherwise.
     history: Any = None
+    # Where the input starts in the image it was cut from (a region's top row and left column):
+    # networks trained on camera noise keep its 2×2 Bayer phase by it (core.tiling).
+    origin: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         self.resume_event.set()

@@ -220,6 +220,7 @@ def iter_tiled(
     tile_size: int,
     overlap: int,
     req: SizeRequirements = SizeRequirements(),
+    origin: tuple[int, int] = (0, 0),
 ) -> Iterator[TileProgress]:
     """Run ``fn`` tile by tile over an H×W×C image and blend its outputs; yield after each tile.
 
@@ -227,6 +228,8 @@ def iter_tiled(
     the padded size, which are cropped back before blending. The caller can stop between tiles
     by not asking for the next one; after the last report ``blender.result(name)`` is complete.
     ``tile_size`` is rounded down to a multiple of ``req.multiple_of`` (and at least its minimum).
+    ``origin``: where ``image`` starts in the image it was cut from (top, left), so that every
+    padded tile starts on an even row and column of that image (:func:`pad_to_requirements`).
     """
     height, width = image.shape[:2]
     if tile_size > 0:
@@ -235,7 +238,7 @@ def iter_tiled(
     tiles = plan_tiles(height, width, tile_size, overlap)
     blender = TileBlender(height, width, overlap if len(tiles) > 1 else 0)
     for index, tile in enumerate(tiles, start=1):
-        padded, pad = pad_to_requirements(image[tile.slices], req, origin=(tile.top, tile.left))
+        padded, pad = pad_to_requirements(image[tile.slices], req, origin=(origin[0] + tile.top, origin[1] + tile.left))
         outputs = fn(np.ascontiguousarray(padded))
         blender.add(tile, {name: crop_padding(out, pad) for name, out in outputs.items()})
         yield TileProgress(index, len(tiles), tile, blender, tile_size)
@@ -270,6 +273,7 @@ def iter_tiled_adaptive(
     minimum: int = MIN_ADAPTIVE_TILE,
     is_out_of_memory: Callable[[BaseException], bool] | None = None,
     on_shrink: Callable[[int, int], None] | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> Iterator[TileProgress]:
     """:func:`iter_tiled`, with tiles that halve after an out-of-memory error in ``fn``.
 
@@ -285,7 +289,7 @@ def iter_tiled_adaptive(
     height, width = image.shape[:2]
     while True:
         try:
-            yield from iter_tiled(fn, image, tile_size, overlap, req)
+            yield from iter_tiled(fn, image, tile_size, overlap, req, origin)
             return
         except Exception as exc:
             if not out_of_memory(exc):

@@ -506,7 +506,8 @@ class MainWindow(QMainWindow):
         self.run_region = region
         history = new_history(self, method, params, seed, region)
         self.runs.start(method, noisy, params, seed=seed, device=self.device, reference=reference, history=history,
-                        noise=self.session.noise, source=self.session.source)
+                        noise=self.session.noise, source=self.session.source,
+                        origin=(region[1], region[0]) if region is not None else (0, 0))
         self.run_view.set_keep_choices(type(params), params.to_dict().get("keep"))
         self.run_view.started(method.title, method.iterative, region=region is not None)
         return True

@@ -71,16 +71,17 @@ class RunController(QObject):
 
     def start(self, method: Method[Any], noisy: np.ndarray, params: Params, *, seed: int, device: str,
               reference: np.ndarray | None, history: Any = None, noise: dict[str, Any] | None = None,
-              source: str | None = None) -> MethodWorker:
+              source: str | None = None, origin: tuple[int, int] = (0, 0)) -> MethodWorker:
         """Start ``method`` in a new worker thread; the caller checked :meth:`busy_reason`.
 
         The result's PSNR is also estimated without the reference (``noise``: the session's
-        synthetic noise, or None for a real photo; ``source``: the input's file).
+        synthetic noise, or None for a real photo; ``source``: the input's file). ``origin`` is
+        where ``noisy`` starts in the image (a region's top and left).
         """
         if self.worker is not None:
             raise RuntimeError("a run is already in progress")
         worker = MethodWorker(method, noisy, params, seed=seed, device=device, reference=reference, history=history,
-                              estimate=True, noise=noise, source=source)
+                              estimate=True, noise=noise, source=source, origin=origin)
         worker.yielded.connect(self._on_yielded)
         worker.returned.connect(self._on_returned)
         worker.estimated.connect(self._on_estimated)

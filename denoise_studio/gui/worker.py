@@ -193,13 +193,14 @@ class MethodWorker(ThreadWorker):
         estimate: bool = False,
         noise: dict[str, Any] | None = None,
         source: str | None = None,
+        origin: tuple[int, int] = (0, 0),
     ) -> None:
         super().__init__()
         self.method = method
         self.noisy = noisy
         self.params = params
         self.reference = reference if reference is not None and reference.shape == noisy.shape else None
-        self.ctx = RunContext(seed=seed, device=device, reference=self.reference, history=history)
+        self.ctx = RunContext(seed=seed, device=device, reference=self.reference, history=history, origin=origin)
         self._interval = 1.0 / image_rate_hz if image_rate_hz > 0 else 0.0
         self._ssim_live = ssim_live
         #: Estimate the PSNR without a reference; ``noise`` is the session's synthetic noise

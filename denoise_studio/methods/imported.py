@@ -147,6 +147,7 @@ class ImportedModel(Method[ImportedParams]):
             tiles = iter_tiled_adaptive(
                 lambda pixels: {"image": self._forward(descriptor, pixels, device)},
                 noisy, tile, params.tile_overlap, self.size_requirements, minimum=MIN_TILE, on_shrink=shrink,
+                origin=ctx.origin,
             )
             for progress in tiles:
                 blender, done, total = progress.blender, progress.index, progress.total

@@ -163,3 +163,22 @@ def test_padding_with_an_origin_keeps_the_two_by_two_phase_of_the_larger_image(s
     assert crop_padding(padded, pad).shape == image.shape
     plain, plain_pad = pad_to_requirements(image, req)
     assert plain_pad.top + plain_pad.bottom == req.padded_size(size) - size  # without an origin: as before
+
+
+@pytest.mark.parametrize("origin", [(0, 0), (1, 0), (0, 1), (3, 5)])
+def test_every_tile_a_network_sees_starts_on_the_phase_of_the_whole_image(origin: tuple[int, int]) -> None:
+    """A region cut at ``origin`` and tiled: each padded tile's first pixel is an even row and
+    column of the whole image. Reflection keeps a 2×2 pattern's parity, so a pixel's code
+    (row parity + 2 × column parity, in whole-image coordinates) reads the phase directly."""
+    whole_rows, whole_cols = np.mgrid[0:140, 0:130]
+    code = ((whole_rows % 2) + 2 * (whole_cols % 2)).astype(np.float32)[:, :, None]
+    region = code[origin[0] : origin[0] + 101, origin[1] : origin[1] + 87]
+    firsts: list[float] = []
+
+    def network(tile: np.ndarray) -> dict[str, np.ndarray]:
+        firsts.append(float(tile[0, 0, 0]))
+        return {"image": tile}
+
+    reports = list(iter_tiled(network, region, 48, 8, SizeRequirements(multiple_of=8), origin=origin))
+    assert reports[-1].total > 4 and firsts == [0.0] * reports[-1].total
+    np.testing.assert_array_equal(reports[-1].blender.result("image"), region)

@@ -400,7 +400,10 @@ def test_dropping_a_file_opens_it(window, small_png: Path) -> None:
     assert window.noisy.shape == (96, 96, 3)
 
 
-def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_png: Path, tmp_path: Path) -> None:
+def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_png: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    started: dict[str, object] = {}
+    start = window.runs.start
+    monkeypatch.setattr(window.runs, "start", lambda *a, **k: (started.update(k), start(*a, **k))[1])
     window.open_image(str(small_png))
     window.add_noise("gaussian", 25.0, seed=0)
     assert not window.region_check.isEnabled()
@@ -410,6 +413,7 @@ def test_region_first_runs_on_the_selected_rectangle(window, run_method, small_p
     run_method("gaussian")
     entry = window.results.all()[-1]
     assert entry.image.shape == (30, 40, 3) and entry.region == (10, 20, 40, 30)
+    assert started["origin"] == (20, 10)  # the region's top and left reach the method (the Bayer phase)
     assert entry.psnr == pytest.approx(metrics.psnr(entry.image, window.reference[20:50, 10:50]))
     shown = dict(window.viewer.images())
     assert np.array_equal(shown["Noisy input"], window.noisy[20:50, 10:50])  # A cropped to match

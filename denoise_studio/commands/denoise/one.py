@@ -56,7 +56,8 @@ def run_one(args: argparse.Namespace, method_id: str, recipe: dict[str, Any] | N
     method.check_input(image.pixels.shape)
     params = method_params(args, method, image.pixels, recipe)
     check_cost(method, image.pixels.shape, params, args.device)
-    final, seconds, rows, interrupted = run_method(args, method, image.pixels, params, reference)
+    origin = (region[1], region[0]) if region is not None else (0, 0)
+    final, seconds, rows, interrupted = run_method(args, method, image.pixels, params, reference, origin=origin)
     assert final.image is not None
     if final.image.shape != image.pixels.shape:
         raise UserError(f"{entry.id} returned an image of shape {final.image.shape} for an input of {image.pixels.shape}")
@@ -133,7 +134,7 @@ class ImageParams:
 
 
 def run_method(args: argparse.Namespace, method: Any, pixels: Any, params: Any, reference: Any,
-               catch_interrupt: bool = True) -> tuple[Any, float, list[dict[str, Any]], bool]:
+               catch_interrupt: bool = True, origin: tuple[int, int] = (0, 0)) -> tuple[Any, float, list[dict[str, Any]], bool]:
     """Run to the end with a progress line; returns the final snapshot, the seconds, the curve
     rows and whether Ctrl-C stopped it.
 
@@ -161,7 +162,7 @@ def run_method(args: argparse.Namespace, method: Any, pixels: Any, params: Any, 
     # Methods satisfy their own size requirements (core.tiling pads and crops inside them), so
     # the command line, the window and `replay` hand every method the same unpadded image.
     started = time.perf_counter()
-    ctx = RunContext(seed=args.seed, device=args.device, reference=reference)
+    ctx = RunContext(seed=args.seed, device=args.device, reference=reference, origin=origin)
 
     def stop_on_interrupt(signum: int, frame: Any) -> None:
         if ctx.stop_requested:

@@ -371,7 +371,8 @@ class NetworkMethod(Method[NP]):
             "passes": passes,
         }
         shrink = shrink_reporter(device, messages)
-        for progress in iter_tiled_adaptive(process, noisy, tile, overlap, requirements, minimum=MIN_TILE, on_shrink=shrink):
+        for progress in iter_tiled_adaptive(process, noisy, tile, overlap, requirements, minimum=MIN_TILE, on_shrink=shrink,
+                                            origin=ctx.origin):
             blender, done, total = progress.blender, progress.index, progress.total
             info.update(tiles=total, tile_size=progress.tile_size)
             if ctx.stop_requested:
