@@ -20,13 +20,18 @@ mask at all: the paper's comparison. Facts taken from the authors' released conf
 residual on the denoising path, masked tokens dropped with probability 0.75 right before the
 query/key/value projection, input-mask ratio drawn per training patch from [0.80, 0.90], L1
 loss, Adam at 1e-4 with no decay milestones, weight EMA 0.999, 64×64 patches, batch 64.
+
+Not in the paper: both methods end with the colour anchor (``keep_colour``, on by default;
+``methods/_common/colour_anchor.py``, read through block medians so that impulse noise does not
+move it), because the lite weights shift colours by up to 17 levels on flat patches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,6 +39,7 @@ from torch import nn
 from denoise_studio.core.network import SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.core.tiling import SizeRequirements
+from denoise_studio.methods._common.colour_anchor import anchor_low_frequencies
 from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
 
 # Fraction of input pixels replaced by the mask token while training (released config: 80–90 %).
@@ -467,8 +473,26 @@ class MaskedBaselineSpec(MaskedSwinSpec):
 # --------------------------------------------------------------------------------------------
 
 
+# The colour anchor of the two methods (methods/_common/colour_anchor.py), robust to impulse
+# noise, the masked network's best case: block medians of 16 px, smoothed over 8 px. Measured in
+# docs/BENCHMARKS.md ("Masked Image Training: generalisation").
+ANCHOR_SIGMA = 8.0
+
+
 @dataclass(frozen=True)
-class MaskedDenoiserParams(NetworkParams):
+class MaskedParams(NetworkParams):
+    """Both methods (the masked network and its twin): not in the paper, the colour anchor."""
+
+    keep_colour: bool = param(
+        True,
+        title="Keep colour (the input's local mean)",
+        description=f"take what varies slower than about {ANCHOR_SIGMA:g} px from the input (through block medians, so "
+                    "impulse noise does not move it): the network cannot shift colours or brightness; off: the network's output",
+    )
+
+
+@dataclass(frozen=True)
+class MaskedDenoiserParams(MaskedParams):
     passes: int = param(
         1,
         minimum=1,
@@ -481,7 +505,18 @@ class MaskedDenoiserParams(NetworkParams):
     )
 
 
-class MaskedDenoiser(NetworkMethod[MaskedDenoiserParams]):
+MP = TypeVar("MP", bound=MaskedParams)
+
+
+class _AnchoredMethod(NetworkMethod[MP]):
+    """The network's result, its slow variations taken from the input (``keep_colour``)."""
+
+    def finish(self, noisy: np.ndarray, image: np.ndarray, extras: dict[str, np.ndarray], params: MP,
+               info: dict[str, Any]) -> np.ndarray:
+        return anchor_low_frequencies(noisy, image, ANCHOR_SIGMA, robust=True) if params.keep_colour else image
+
+
+class MaskedDenoiser(_AnchoredMethod[MaskedDenoiserParams]):
     """Masked Image Training (Chen et al., CVPR 2023): a window transformer trained on Gaussian
     noise σ = 15 only, with 80–90 % of its input pixels and 75 % of its attention tokens masked,
     so that it learns image content rather than the noise and generalises to unseen noise."""
@@ -499,14 +534,14 @@ class MaskedDenoiser(NetworkMethod[MaskedDenoiserParams]):
         return params.passes
 
 
-class MaskedBaseline(NetworkMethod[NetworkParams]):
+class MaskedBaseline(_AnchoredMethod[MaskedParams]):
     """The unmasked twin of :class:`MaskedDenoiser`: the same network and recipe, no mask at all
     (the baseline of Chen et al., CVPR 2023), to measure what masking buys away from σ = 15."""
 
     id = "masked_baseline"
     title = "Masked Image Training: unmasked baseline"
     family = "Supervised"
-    Params = NetworkParams
+    Params = MaskedParams
     description = "The same transformer and Gaussian σ=15 recipe as Masked Image Training, without the masks (the paper's baseline)."
     network_attr = "NETWORK_BASELINE"
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from denoise_studio.core.method import RunContext, run_to_end
+from denoise_studio.methods._common.colour_anchor import anchor_low_frequencies
 from denoise_studio.methods._common.input_fusion import fuse_with_input
 from denoise_studio.methods._common.pixel_shuffle import pd_down
 from denoise_studio.methods.ap_bsn import (
@@ -149,16 +150,20 @@ def test_method_runs_with_random_weights_and_reports_uncertainty(odd_rgb: np.nda
     assert "uncertainty" in snap.maps and snap.maps["uncertainty"].shape == odd_rgb.shape[:2]
     again = run_to_end(method, odd_rgb, params, RunContext(seed=3))
     assert again.image is not None and np.array_equal(snap.image, again.image)
-    plain = run_to_end(method, odd_rgb, APBSNParams(r3=False, fuse_input=False), RunContext(seed=3))
+    plain = run_to_end(method, odd_rgb, APBSNParams(r3=False, fuse_input=False, keep_colour=False), RunContext(seed=3))
     assert "uncertainty" not in plain.maps
-    # R3 and the fusion off equal the PD(b) pass of the network itself
+    # R3, the fusion and the colour anchor off equal the PD(b) pass of the network itself
     net, _ = method.load_network(APBSNParams(), "cpu", 3)
     with torch.no_grad():
         direct = net.denoise_pd(torch.from_numpy(odd_rgb.transpose(2, 0, 1).copy())[None])[0].numpy().transpose(1, 2, 0)
     assert plain.image is not None
     np.testing.assert_allclose(plain.image, np.clip(direct, 0, 1), atol=1e-5)
     # The fusion (on by default) is that pass fused with the input, the pass as its blind estimate
-    fused = run_to_end(method, odd_rgb, APBSNParams(r3=False), RunContext(seed=3))
+    fused = run_to_end(method, odd_rgb, APBSNParams(r3=False, keep_colour=False), RunContext(seed=3))
     expected, weight = fuse_with_input(odd_rgb, direct, np.clip(direct, 0, 1))
     assert fused.image is not None and fused.info["input_weight"] == pytest.approx(float(weight.mean()), abs=1e-4)
     np.testing.assert_allclose(fused.image, np.clip(expected, 0, 1), atol=1e-5)
+    # The colour anchor (on by default) then takes the slow variations from the input
+    anchored = run_to_end(method, odd_rgb, APBSNParams(r3=False), RunContext(seed=3))
+    assert anchored.image is not None
+    np.testing.assert_allclose(anchored.image, np.clip(anchor_low_frequencies(odd_rgb, np.clip(expected, 0, 1)), 0, 1), atol=1e-5)

@@ -319,3 +319,17 @@ def test_baseline_method_is_deterministic_whatever_the_seed(odd_rgb: np.ndarray)
     assert a.image is not None and b.image is not None
     np.testing.assert_array_equal(a.image, b.image)
     assert a.image.shape == odd_rgb.shape
+
+
+@pytest.mark.parametrize("method_id", ["masked", "masked_baseline"])
+def test_both_methods_anchor_the_colour_to_the_input_unless_told_not_to(odd_rgb: np.ndarray, method_id: str) -> None:
+    from denoise_studio.core.method import RunContext, run_to_end
+    from denoise_studio.methods._common.colour_anchor import anchor_low_frequencies
+
+    method = _method(method_id)
+    bare = run_to_end(method, odd_rgb, method.Params(keep_colour=False), RunContext(seed=4)).image
+    kept = run_to_end(method, odd_rgb, method.Params(), RunContext(seed=4)).image
+    assert bare is not None and kept is not None
+    expected = np.clip(anchor_low_frequencies(odd_rgb, bare, masked.ANCHOR_SIGMA, robust=True), 0, 1)
+    np.testing.assert_allclose(kept, expected, atol=1e-5)
+    assert not np.allclose(kept, bare, atol=1e-3)  # random weights cast colours; the anchor moved them

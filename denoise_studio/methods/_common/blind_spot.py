@@ -4,9 +4,10 @@ Both networks first denoise with pixel-shuffle downsampling (deterministic), the
 random-replacing refinement, R3 (Lee et al., CVPR 2022, Sec. 3.3): T passes, each of which puts a
 fraction p of the noisy pixels back and runs the network without PD. The mean of the passes is
 the result and their per-pixel spread the uncertainty map. Last, the result is fused with the
-noisy input where the blind spot lost detail (``input_fusion``; a deviation from both papers,
-on by default, off with ``fuse_input``). A network used here provides ``refine(x)`` and
-``config.pd_pad``. Also the dilated residual module both networks build on.
+noisy input where the blind spot lost detail (``input_fusion``), and its slow variations, the
+local colour, are taken from the input (``colour_anchor``): two deviations from both papers,
+on by default, off with ``fuse_input`` and ``keep_colour``. A network used here provides
+``refine(x)`` and ``config.pd_pad``. Also the dilated residual module both networks build on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 from denoise_studio.core.method import RunContext, Snapshot
 from denoise_studio.core.network import SELF_SUPERVISED, TrainRecipe
 from denoise_studio.core.params import param
+from denoise_studio.methods._common.colour_anchor import ANCHOR_SIGMA, anchor_low_frequencies
 from denoise_studio.methods._common.input_fusion import fuse_with_input
 from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
 from denoise_studio.methods._common.pixel_shuffle import PassCache, r3_pass
@@ -99,6 +101,13 @@ class R3Params(NetworkParams):
         description="give back the noisy value where the blind spot lost more detail than there is noise "
                     "(posterior mean, Laine et al. 2019); off: the papers' output",
     )
+    # Not in the papers: without it the lite weights shift colours by a level or more.
+    keep_colour: bool = param(
+        True,
+        title="Keep colour (the input's local mean)",
+        description=f"take what varies slower than {ANCHOR_SIGMA:g} px from the input, so the network cannot shift "
+                    "colours or brightness; for zero-mean noise only (not salt-and-pepper); off: the papers' output",
+    )
 
 
 P = TypeVar("P", bound=R3Params)
@@ -144,11 +153,12 @@ class BlindSpotMethod(NetworkMethod[P]):
 
     def finish(self, noisy: np.ndarray, image: np.ndarray, extras: dict[str, np.ndarray], params: P,
                info: dict[str, Any]) -> np.ndarray:
-        if "blind" not in extras:
-            return image
-        fused, weight = fuse_with_input(noisy, extras["blind"], image)
-        info["input_weight"] = round(float(weight.mean()), 4)
-        return fused
+        if "blind" in extras:
+            image, weight = fuse_with_input(noisy, extras["blind"], image)
+            info["input_weight"] = round(float(weight.mean()), 4)
+        if params.keep_colour:
+            image = anchor_low_frequencies(noisy, image)
+        return image
 
     def forward(self, net: nn.Module, x: torch.Tensor, params: P, generator: torch.Generator | None) -> torch.Tensor:
         base = self._cached_first_pass(net, x, params)

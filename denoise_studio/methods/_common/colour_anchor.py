@@ -1,0 +1,63 @@
+"""Keeping the input's local colour: a network's result takes its low frequencies from its input.
+
+Zero-mean noise has almost no energy at low spatial frequencies, so the local mean of a noisy
+image over a few pixels is already the clean image's, to a fraction of a level. A denoiser that
+shifts it (the colour casts of the blind-spot networks, several 8-bit levels on flat colour and
+on real photographs, issue 15) gets it back here:
+
+    result' = result + G_s * (noisy − result)
+
+with G_s a Gaussian of standard deviation s pixels: what varies faster than s stays the
+network's, what varies slower is the input's. The noise it lets back through is that of the
+input low-passed by G_s: for white noise of deviation σ, σ / (2 s √π), 0.7 levels at σ 10 and
+s = 4 (more for a demosaicked camera's noise, which is correlated over about two pixels).
+
+The scale is a trade: a smaller s gives back more of the input (better on mild noise, where the
+networks lose detail), a larger one less of its noise (better on strong noise). s = 4 was the
+best compromise of 2, 3, 4, 6, 8, 16 and 32 on AP-BSN and LG-BPN (CBSD68 and McMaster camera
+σ 10 / 25, the mild-noise crop); a scale read from the image's noise level was tried and
+dropped: the blind-spot estimate of the level follows texture as much as noise
+(``docs/BENCHMARKS.md``, "Keeping the input's colour").
+
+Not in the AP-BSN or LG-BPN papers. It is wrong for noise whose local mean is not the image's
+(salt-and-pepper, clipped noise near black and white), which is why only the methods sold for
+zero-mean camera noise use it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# The Gaussian's standard deviation, pixels (see the module docstring).
+ANCHOR_SIGMA = 4.0
+
+
+def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Each channel of an H×W×C image blurred by a Gaussian of ``sigma`` pixels (mirrored borders)."""
+    blurred = cv2.GaussianBlur(np.ascontiguousarray(image, dtype=np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return blurred.reshape(image.shape)
+
+
+def robust_low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`low_pass` of the medians of blocks of 2·``sigma`` pixels, interpolated between block
+    centres: outliers on fewer than half of a block's pixels (impulse noise) do not move it."""
+    h, w, c = image.shape
+    block = max(2, int(round(2 * sigma)))
+    padded = np.pad(image, ((0, -h % block), (0, -w % block), (0, 0)), mode="reflect")
+    rows, cols = padded.shape[0] // block, padded.shape[1] // block
+    medians = np.median(padded.reshape(rows, block, cols, block, c), axis=(1, 3)).astype(np.float32)
+    spread = cv2.resize(medians, (cols * block, rows * block), interpolation=cv2.INTER_LINEAR)
+    return low_pass(spread.reshape(rows * block, cols * block, c)[:h, :w], sigma)
+
+
+def anchor_low_frequencies(noisy: np.ndarray, result: np.ndarray, sigma: float = ANCHOR_SIGMA, robust: bool = False) -> np.ndarray:
+    """``result`` with the frequencies slower than ``sigma`` pixels replaced by those of ``noisy``;
+    ``robust`` reads them through block medians (:func:`robust_low_pass`)."""
+    noisy = np.atleast_3d(np.asarray(noisy, dtype=np.float32))
+    result = np.atleast_3d(np.asarray(result, dtype=np.float32))
+    if noisy.shape != result.shape:
+        raise ValueError(f"shapes differ: {noisy.shape}, {result.shape}")
+    if sigma <= 0:
+        raise ValueError(f"the anchor's scale must be positive, got {sigma}")
+    return result + (robust_low_pass if robust else low_pass)(noisy - result, sigma)
