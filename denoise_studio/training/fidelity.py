@@ -95,13 +95,14 @@ def mild_noisy(clean: np.ndarray, noise: str, sigma: float, seed: int = 7) -> np
     return add_noise(clean, noise, sigma, np.random.default_rng(seed), **options).astype(np.float32)
 
 
-def denoise_with(method_id: str, weights: str, pixels: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The method's default inference with ``weights`` (a name or a file) on the CPU."""
+def denoise_with(method_id: str, weights: str, pixels: np.ndarray, seed: int = 0, **options: str) -> np.ndarray:
+    """The method's default inference with ``weights`` (a name or a file) on the CPU; ``options``
+    change parameters (``keep_colour="false"``: the network's output without the colour anchor)."""
     from denoise_studio.core.method import RunContext, run_to_end
     from denoise_studio.methods import create_method
 
     method = create_method(method_id)
-    params = method.Params.from_strings({"weights": weights}, base=method.Params())
+    params = method.Params.from_strings({"weights": weights, **options}, base=method.Params())
     image = run_to_end(method, pixels, params, RunContext(seed=seed, device="cpu")).image
     if image is None:
         raise UserError(f"{weights}: the method returned no image")

@@ -84,7 +84,7 @@ def test_the_accelerator_command_runs_on_the_cpu_without_qt_bm3d_or_pywavelets(p
 # Measured with `denoise-studio zoo check` (docs/BENCHMARKS.md, "Model zoo check"): these make
 # CBSD68's first image worse than its noisy input at the noise they are for, or cast a colour on
 # flat grey. Strict: a retrained file that passes must leave this list.
-FAILING_CHECK = {"ap_bsn-lite", "masked-lite"}
+FAILING_CHECK: set[str] = set()
 
 
 def _check_cases() -> list[object]:
