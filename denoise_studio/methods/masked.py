@@ -485,7 +485,7 @@ class MaskedParams(NetworkParams):
 
     keep_colour: bool = param(
         True,
-        title="Keep colour (the input's local mean)",
+        title="Keep colour",
         description=f"take what varies slower than about {ANCHOR_SIGMA:g} px from the input (through block medians, so "
                     "impulse noise does not move it): the network cannot shift colours or brightness; off: the network's output",
     )

@@ -104,7 +104,7 @@ class R3Params(NetworkParams):
     # Not in the papers: without it the lite weights shift colours by a level or more.
     keep_colour: bool = param(
         True,
-        title="Keep colour (the input's local mean)",
+        title="Keep colour",
         description=f"take what varies slower than {ANCHOR_SIGMA:g} px from the input, so the network cannot shift "
                     "colours or brightness; for zero-mean noise only (not salt-and-pepper); off: the papers' output",
     )
