@@ -381,6 +381,7 @@ class ParamPanel(QWidget):
             field.changed.connect(self._on_field_changed)
             self.fields[spec.name] = field
             label = QLabel(spec.title)
+            label.setWordWrap(True)  # a long title wraps rather than push the editors out of a narrow dock
             label.setToolTip(spec.description or spec.title)
             if spec.advanced:
                 if advanced_form is None:
