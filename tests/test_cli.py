@@ -507,6 +507,20 @@ def test_a_denoise_sidecar_replays_bit_identically(capsys: pytest.CaptureFixture
     assert json.loads(stdout)["identical"] is True
 
 
+def test_a_record_made_before_the_colour_anchor_replays_without_it(capsys: pytest.CaptureFixture[str], noisy_png: Path, tmp_path: Path) -> None:
+    """A sidecar written before ``keep_colour`` existed has no such parameter: it replays with the
+    anchor off, as it was made, and comes out identical."""
+    out = tmp_path / "old.png"
+    assert run_cli(capsys, "denoise", str(noisy_png), "-o", str(out), "-m", "ap_bsn", "-p", "keep_colour=false", "-p", "r3=false")[0] == 0
+    sidecar = tmp_path / "old.png.json"
+    record = json.loads(sidecar.read_text())
+    del record["params"]["keep_colour"]
+    sidecar.write_text(json.dumps(record))
+    code, stdout, err = run_cli(capsys, "replay", str(sidecar), "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["identical"] is True
+
+
 CBSD68 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "testsets" / "CBSD68"
 
 

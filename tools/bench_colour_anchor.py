@@ -8,8 +8,8 @@ input on, as by default), then its result is anchored to the input at every scal
   the noise of ``denoise-studio bench`` (the same draws);
 * the PSNR gain over the noisy input on the mild-noise crop of the fidelity check (camera σ 2 / 5,
   Gaussian σ 5);
-* the largest per-channel cast (0-255) on the flat patches of the fidelity check and on the
-  flat grey patch of ``zoo check``. ::
+* the largest per-channel cast (0-255) on the flat patches of the fidelity check and on a flat
+  grey 96×96 patch with camera noise σ 10 (the zoo check's patch for these two networks). ::
 
     taskset -c 0 python3 tools/bench_colour_anchor.py --methods ap_bsn,lg_bpn --scales 0,2,3,4,6,8,16,32
 """
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in SETS:
             folder = Path(args.testsets) / name
             files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")[: args.limit]
+            if not files:
+                parser.error(f"no PNG images in {folder}")
             for level in LEVELS:
                 sums = dict.fromkeys(scales, 0.0)
                 for index, path in enumerate(files):

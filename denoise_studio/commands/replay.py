@@ -66,12 +66,21 @@ def region_origin(record: dict[str, Any]) -> tuple[int, int]:
     return (int(region[1]), int(region[0])) if region else (0, 0)
 
 
+# Steps added to methods after results were recorded, on by default since: a record without
+# the parameter was made without the step (the fusion: seventh session; the colour anchor: eleventh).
+ADDED_LATER_OFF_BEFORE = {"fuse_input": False, "keep_colour": False}
+
+
 def replay(record: dict[str, Any], device: str = "cpu") -> np.ndarray:
     """Run the recorded method again and return its result."""
     from denoise_studio.methods import create_method
 
     method = create_method(record["method"])
-    params = method.Params.from_dict(record.get("params") or {})
+    recorded = record.get("params") or {}
+    params = method.Params.from_dict(recorded)
+    absent = {name: value for name, value in ADDED_LATER_OFF_BEFORE.items() if name in params.to_dict() and name not in recorded}
+    if absent:
+        params = params.replace(**absent)
     weights = record.get("weights")
     if weights and weights.get("sha256"):
         describe = getattr(method, "weights_checksum", None)

@@ -380,13 +380,14 @@ def estimate_psnr(noisy: np.ndarray, denoised: np.ndarray, denoiser: Denoiser, *
 
 
 def estimate_method_run(method: Any, noisy: np.ndarray, denoised: np.ndarray, params: Any, *, seed: int = 0, device: str = "cpu",
-                        sigma: float | None = None, source: str | None = None) -> QualityEstimate:
+                        sigma: float | None = None, source: str | None = None, origin: tuple[int, int] = (0, 0)) -> QualityEstimate:
     """:func:`estimate_psnr` of a ``core.method.Method`` run: the probes rerun the method with
-    the same parameters and seed; an image too large for the sums gets the reason, not an error."""
+    the same parameters, seed and origin (a region's top and left, as the run had); an image too
+    large for the sums gets the reason, not an error."""
     from denoise_studio.core.method import RunContext, run_to_end
 
     def denoiser(probed: np.ndarray) -> np.ndarray:
-        final = run_to_end(method, probed, params, RunContext(seed=seed, device=device))
+        final = run_to_end(method, probed, params, RunContext(seed=seed, device=device, origin=origin))
         if final.image is None:
             raise UserError(f"{method.id} returned no image for a probe")
         return final.image

@@ -71,8 +71,8 @@ def pad_to_requirements(image: np.ndarray, req: SizeRequirements, mode: str = "r
     481×321 CBSD68 image padded by one row and column on top and left, where it gains 2 dB with
     the phase kept (docs/BENCHMARKS.md, "InvDN").
 
-    Reflection padding is used where the image is large enough for it, else edge replication
-    (numpy's reflect needs the pad to be smaller than the side).
+    Reflection (numpy reflects again for a pad longer than the side) keeps every row's and
+    column's parity, so the 2×2 phase holds in the padding too.
     """
     h, w = image.shape[:2]
     top, bottom = _split_pad(req.padded_size(h) - h, req.multiple_of, None if origin is None else origin[0] % 2)
@@ -82,8 +82,7 @@ def pad_to_requirements(image: np.ndarray, req: SizeRequirements, mode: str = "r
     if ph == 0 and pw == 0:
         return image, pad
     widths = [(pad.top, pad.bottom), (pad.left, pad.right)] + [(0, 0)] * (image.ndim - 2)
-    use = mode if (mode != "reflect" or (max(pad.top, pad.bottom) < h and max(pad.left, pad.right) < w)) else "edge"
-    return np.pad(image, widths, mode=use), pad  # type: ignore[call-overload]
+    return np.pad(image, widths, mode=mode), pad  # type: ignore[call-overload]
 
 
 def crop_padding(image: np.ndarray, pad: Padding) -> np.ndarray:

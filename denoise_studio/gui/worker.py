@@ -326,7 +326,7 @@ class MethodWorker(ThreadWorker):
 
         def denoiser(probed: np.ndarray) -> np.ndarray:
             # The same stop event: Stop or Cancel ends a probe run too, not only after it.
-            probe_ctx = RunContext(seed=self.ctx.seed, device=self.ctx.device, stop_event=self.ctx.stop_event)
+            probe_ctx = RunContext(seed=self.ctx.seed, device=self.ctx.device, stop_event=self.ctx.stop_event, origin=self.ctx.origin)
             snap = run_to_end(self.method, probed, self.params, probe_ctx)
             return np.clip(snap.image, 0.0, 1.0)  # type: ignore[arg-type]  # as the result is (run_to_end checks the image)
 

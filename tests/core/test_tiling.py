@@ -182,3 +182,14 @@ def test_every_tile_a_network_sees_starts_on_the_phase_of_the_whole_image(origin
     reports = list(iter_tiled(network, region, 48, 8, SizeRequirements(multiple_of=8), origin=origin))
     assert reports[-1].total > 4 and firsts == [0.0] * reports[-1].total
     np.testing.assert_array_equal(reports[-1].blender.result("image"), region)
+
+
+def test_a_pad_longer_than_the_side_keeps_the_phase_too() -> None:
+    """A tiny region (3×3 at an odd origin, padded to 8): numpy reflects again past the side,
+    which keeps every row's and column's parity."""
+    rows, cols = np.mgrid[1:4, 3:6]
+    code = ((rows % 2) + 2 * (cols % 2)).astype(np.float32)[:, :, None]
+    padded, pad = pad_to_requirements(code, SizeRequirements(multiple_of=8), origin=(1, 3))
+    assert padded.shape[:2] == (8, 8) and (1 - pad.top) % 2 == 0 and (3 - pad.left) % 2 == 0
+    whole_rows, whole_cols = np.mgrid[1 - pad.top : 9 - pad.top, 3 - pad.left : 11 - pad.left]
+    np.testing.assert_array_equal(padded[:, :, 0], (whole_rows % 2) + 2 * (whole_cols % 2))

@@ -167,3 +167,22 @@ def test_method_runs_with_random_weights_and_reports_uncertainty(odd_rgb: np.nda
     anchored = run_to_end(method, odd_rgb, APBSNParams(r3=False), RunContext(seed=3))
     assert anchored.image is not None
     np.testing.assert_allclose(anchored.image, np.clip(anchor_low_frequencies(odd_rgb, np.clip(expected, 0, 1)), 0, 1), atol=1e-5)
+
+
+def test_a_region_origin_reaches_the_tiling(odd_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on a region cut at an odd row passes the region's top and left to the tiles
+    (so that camera-noise networks keep the Bayer phase)."""
+    from denoise_studio.methods._common import network
+
+    seen: list[tuple[int, int]] = []
+    tiled = network.iter_tiled_adaptive
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs["origin"])
+        return tiled(*args, **kwargs)
+
+    monkeypatch.setattr(network, "iter_tiled_adaptive", spy)
+    method = APBSN()
+    method.use_random_weights(seed=0, config="lite")
+    run_to_end(method, odd_rgb, APBSNParams(r3=False), RunContext(seed=3, origin=(7, 15)))
+    assert seen == [(7, 15)]

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 
-def estimated_psnr(args: argparse.Namespace, method: Any, params: Any, pixels: np.ndarray, result: np.ndarray) -> dict[str, Any]:
+def estimated_psnr(args: argparse.Namespace, method: Any, params: Any, pixels: np.ndarray, result: np.ndarray,
+                   origin: tuple[int, int] = (0, 0)) -> dict[str, Any]:
     """``{"value", "spread", "sigma", "sigma_source", "reason", ...}`` for the JSON report."""
     from denoise_studio.core import quality
 
     if getattr(args, "no_estimate", False):
         return quality.not_valid("not asked for (--no-estimate)").to_dict()
     return quality.estimate_method_run(method, pixels, result, params, seed=args.seed, device=args.device,
-                                       sigma=getattr(args, "noise_sigma", None), source=str(args.input)).to_dict()
+                                       sigma=getattr(args, "noise_sigma", None), source=str(args.input), origin=origin).to_dict()

@@ -71,7 +71,7 @@ def run_one(args: argparse.Namespace, method_id: str, recipe: dict[str, Any] | N
     if args.json:
         report: dict[str, Any] = dict(final.info)
         report.update(method=entry.id, params=params.to_dict(), output=str(out), sidecar=str(sidecar), **metrics)
-        report["estimated_psnr"] = estimated_psnr(args, method, params, image.pixels, final.image)
+        report["estimated_psnr"] = estimated_psnr(args, method, params, image.pixels, final.image, origin)
         print(json.dumps(jsonable(report), ensure_ascii=False))
     elif not args.quiet:
         quality = f", PSNR {metrics['psnr']:.2f} dB" if reference is not None else ""

@@ -41,7 +41,8 @@ def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def robust_low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
     """:func:`low_pass` of the medians of blocks of 2·``sigma`` pixels, interpolated between block
-    centres: outliers on fewer than half of a block's pixels (impulse noise) do not move it."""
+    centres: outliers on fewer than half of a block's pixels (impulse noise) barely move it."""
+    image = np.atleast_3d(image)
     h, w, c = image.shape
     block = max(2, int(round(2 * sigma)))
     padded = np.pad(image, ((0, -h % block), (0, -w % block), (0, 0)), mode="reflect")
