@@ -39,7 +39,7 @@ from torch import nn
 from denoise_studio.core.network import SUPERVISED, NetworkSpec, TrainRecipe
 from denoise_studio.core.params import param
 from denoise_studio.core.tiling import SizeRequirements
-from denoise_studio.methods._common.colour_anchor import anchor_low_frequencies
+from denoise_studio.methods._common.colour_anchor import anchor_low_frequencies, keep_colour_param
 from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
 
 # Fraction of input pixels replaced by the mask token while training (released config: 80–90 %).
@@ -483,12 +483,7 @@ ANCHOR_SIGMA = 8.0
 class MaskedParams(NetworkParams):
     """Both methods (the masked network and its twin): not in the paper, the colour anchor."""
 
-    keep_colour: bool = param(
-        True,
-        title="Keep colour",
-        description=f"take what varies slower than about {ANCHOR_SIGMA:g} px from the input (through block medians, so "
-                    "impulse noise does not move it): the network cannot shift colours or brightness; off: the network's output",
-    )
+    keep_colour: bool = keep_colour_param(ANCHOR_SIGMA, robust=True)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from torch import nn
 from denoise_studio.core.method import RunContext, Snapshot
 from denoise_studio.core.network import SELF_SUPERVISED, TrainRecipe
 from denoise_studio.core.params import param
-from denoise_studio.methods._common.colour_anchor import ANCHOR_SIGMA, anchor_low_frequencies
+from denoise_studio.methods._common.colour_anchor import ANCHOR_SIGMA, anchor_low_frequencies, keep_colour_param
 from denoise_studio.methods._common.input_fusion import fuse_with_input
 from denoise_studio.methods._common.network import NetworkMethod, NetworkParams
 from denoise_studio.methods._common.pixel_shuffle import PassCache, r3_pass
@@ -102,12 +102,7 @@ class R3Params(NetworkParams):
                     "(posterior mean, Laine et al. 2019); off: the papers' output",
     )
     # Not in the papers: without it the lite weights shift colours by a level or more.
-    keep_colour: bool = param(
-        True,
-        title="Keep colour",
-        description=f"take what varies slower than {ANCHOR_SIGMA:g} px from the input, so the network cannot shift "
-                    "colours or brightness; for zero-mean noise only (not salt-and-pepper); off: the papers' output",
-    )
+    keep_colour: bool = keep_colour_param(ANCHOR_SIGMA, robust=False)
 
 
 P = TypeVar("P", bound=R3Params)

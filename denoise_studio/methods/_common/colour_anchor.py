@@ -26,11 +26,23 @@ zero-mean camera noise use it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
+from denoise_studio.core.params import param
+
 # The Gaussian's standard deviation, pixels (see the module docstring).
 ANCHOR_SIGMA = 4.0
+
+
+def keep_colour_param(sigma: float, robust: bool) -> Any:
+    """The ``keep_colour`` parameter of a method that ends with the anchor (on by default)."""
+    how = "through block medians, so impulse noise barely moves it" if robust else "for zero-mean noise only, not salt-and-pepper"
+    return param(True, title="Keep colour",
+                 description=f"take what varies slower than about {sigma:g} px from the input ({how}), so the network cannot "
+                             "shift colours or brightness; off: the network's own output")
 
 
 def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
