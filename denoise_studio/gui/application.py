@@ -25,9 +25,11 @@ def create_application(argv: Sequence[str] | None = None, offscreen: bool = Fals
         app.setOrganizationName("DenoiseStudio")
         apply_theme(app)
         _set_icon(app)
+    from denoise_studio.gui import event_loop_gc
     from denoise_studio.gui.qt_compat import install_refcount_guard
 
     install_refcount_guard()
+    event_loop_gc.install(app)
     return app
 
 

@@ -130,13 +130,15 @@ def load_methods() -> LoadedMethods:
     from denoise_studio.core.device import available_devices
     from denoise_studio.gui.application import warm_up
 
+    automatic = gc.isenabled()  # off for good where the event loop collects (gui/event_loop_gc.py)
     gc.disable()
     try:
         loaded = LoadedMethods(load_choices(), available_devices())
         warm_up()
     finally:
         gc.freeze()  # before enabling: else the first collection scans all of it at once
-        gc.enable()
+        if automatic:
+            gc.enable()
     return loaded
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,16 @@ def true_refcount_guard(qapp) -> None:  # type: ignore[no-untyped-def]
     from denoise_studio.gui.qt_compat import install_refcount_guard
 
     install_refcount_guard()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def garbage_collected_in_the_event_loop(qapp) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """As the application does (``gui/event_loop_gc.py``): no collection inside a Qt call."""
+    from denoise_studio.gui import event_loop_gc
+
+    event_loop_gc.install(qapp)
+    yield
+    event_loop_gc.uninstall()
 
 
 @pytest.fixture(autouse=True)
@@ -147,6 +158,7 @@ def window(qtbot, settings: QSettings, choices: dict[str, MethodChoice]):  # typ
     yield win
     win.cancel_run(wait=True)
     win.close()
+    gc.collect()  # the window's cycles go now, outside any Qt call, not in a later test
 
 
 @pytest.fixture

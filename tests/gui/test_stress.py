@@ -5,7 +5,6 @@ The figures printed here (run with ``-s``) are the ones in docs/RELIABILITY.md.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
 
+from denoise_studio.gui import event_loop_gc
 from denoise_studio.gui import worker as worker_module
 
 # Wall-clock figures that a loaded machine distorts: run in CI's own step (`pytest -m slow`).
@@ -73,9 +73,10 @@ def test_fifty_start_cancel_cycles_leave_nothing_behind(window, qtbot, small_png
     for index in range(len(METHODS)):  # warm-up: first imports, first network builds
         _cycle(window, qtbot, index)
     # The application freezes its start-up objects (app.freeze_startup_objects) so that full
-    # collections do not stall the UI; inside a long test session the collector is paused
-    # instead: a forced collection here would reap earlier tests' widgets mid-paint.
-    gc.disable()
+    # collections do not stall the UI; inside a long test session the event loop's collector
+    # (gui/event_loop_gc.py, installed for every window test) is paused instead.
+    collector = event_loop_gc.install()
+    collector.timer.stop()
     baseline = _rss_mib()
     meter = GapMeter()
     meter.start()
@@ -84,7 +85,7 @@ def test_fifty_start_cancel_cycles_leave_nothing_behind(window, qtbot, small_png
         for index in range(CYCLES):
             _cycle(window, qtbot, index)
     finally:
-        gc.enable()
+        collector.timer.start()
     seconds = time.perf_counter() - started
     meter.stop()
     qtbot.wait(100)
