@@ -121,7 +121,8 @@ class LoadedMethods:
 
 
 def load_methods() -> LoadedMethods:
-    """In a worker thread: every registered method, loaded; the devices; torch's first optimiser step.
+    """In a worker thread: every registered method, loaded; the devices; torch's first optimiser
+    step; the timing of this CPU for the cost estimates (``methods.calibrate_costs``).
 
     The garbage collector is off meanwhile: its collections over the objects torch creates hold
     the GIL, and froze the window for 0.4 s more while loading. What was loaded lives as long as
@@ -129,12 +130,14 @@ def load_methods() -> LoadedMethods:
     """
     from denoise_studio.core.device import available_devices
     from denoise_studio.gui.application import warm_up
+    from denoise_studio.methods import calibrate_costs
 
     automatic = gc.isenabled()  # off for good where the event loop collects (gui/event_loop_gc.py)
     gc.disable()
     try:
         loaded = LoadedMethods(load_choices(), available_devices())
         warm_up()
+        calibrate_costs()
     finally:
         gc.freeze()  # before enabling: else the first collection scans all of it at once
         if automatic:

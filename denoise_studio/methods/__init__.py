@@ -140,6 +140,15 @@ def create_method(method_id: str) -> Method[Any]:
     return get_entry(method_id).create()
 
 
+def calibrate_costs() -> None:
+    """Time this CPU for the cost estimates of the methods that scale by it (Deep Image Prior,
+    NAS-DIP: ``_common/dip_speed.py``), unless done already. Half a second: call it from a worker
+    thread."""
+    from denoise_studio.methods._common import dip_speed
+
+    dip_speed.ratio()
+
+
 def is_network(method: Method[Any]) -> bool:
     """Whether ``method`` is a trained network (it has weights, a recipe and a Train dock entry)."""
     from denoise_studio.methods._common.network import NetworkMethod

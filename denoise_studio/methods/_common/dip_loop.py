@@ -121,6 +121,7 @@ from denoise_studio.core.history import IterateHistory
 from denoise_studio.core.image import to_numpy, to_tensor
 from denoise_studio.core.method import Method, MethodError, RunContext, Snapshot
 from denoise_studio.core.params import Params, param
+from denoise_studio.methods._common import dip_speed
 from denoise_studio.methods._common.dip_fit import FitStep, NetworkFit, psnr_from_mse
 from denoise_studio.methods._common.dip_rules import StopRules
 from denoise_studio.methods._common.dip_tiles import blend_weights as tile_blend_weights
@@ -392,7 +393,8 @@ class IterativeFit(Method[DP]):
         return params.replace(iterations=max(int(iteration), 1), stop_rule=NO_RULE, keep="average")
 
 
-# Measured on the development CPU (docs/BENCHMARKS.md, "Deep Image Prior"): the 32-channel fast
+# Measured on the development CPU (docs/BENCHMARKS.md, "Deep Image Prior"), on the day that
+# dip_speed.PROBE_SECONDS_WHEN_FITTED describes (other days and CPUs scale by its probe): the 32-channel fast
 # network holds about 2.2 kB of activations and gradients per pixel; a step of the fast preset
 # with the rules fed every step cost 0.207 s of CPU at 256×256 (bench-dip time-to-quality, 3000
 # steps on each of three crops) and about 0.03 s at 64×64: 2.3 µs per pixel, the extra pass
@@ -432,7 +434,8 @@ def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig
         if params.input_noise > 0 and params.rule_input in ("auto", "jitter-free"):
             per_step *= 1.0 + 0.25 / params.rule_every
         speedup = 1.0 if threads < 2 else _TILES_ON_TWO_THREADS_SPEEDUP if len(tiles) > 1 else _TWO_THREAD_SPEEDUP
-        seconds = (per_step + _SECONDS_PER_STEP * len(tiles)) * params.iterations / speedup
+        # Scaled by this CPU's speed now against the day the constants held (dip_speed).
+        seconds = (per_step + _SECONDS_PER_STEP * len(tiles)) * params.iterations / speedup * dip_speed.ratio()
     return CostEstimate(
         int(memory) + 300 * 2**20,  # torch itself
         seconds,
