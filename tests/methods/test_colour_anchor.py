@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from denoise_studio.methods._common.colour_anchor import ANCHOR_SIGMA, anchor_low_frequencies
+from denoise_studio.methods._common.colour_anchor import ANCHOR_SIGMA, CLIP_GUARD, anchor_low_frequencies
 
 
 def test_a_cast_goes_and_fine_detail_stays() -> None:
@@ -57,3 +57,21 @@ def test_the_robust_anchor_ignores_impulse_noise() -> None:
     robust = anchor_low_frequencies(noisy, result, 8.0, robust=True)
     np.testing.assert_allclose(robust, clean, atol=1e-6)
     assert float((anchor_low_frequencies(noisy, result, 8.0) - clean).mean()) > 0.02  # the plain anchor follows the impulses
+
+
+def test_the_clip_guard_leaves_black_and_white_alone() -> None:
+    """Noise clipped at 0 raises a dark patch's mean: the plain anchor brings that bias into a
+    perfect result; with the guard, channels near black or white are left as they are, and the
+    rest of the image is anchored as before."""
+    rng = np.random.default_rng(3)
+    clean = np.full((64, 128, 3), 0.5, np.float32)
+    clean[:, :64] = 0.02  # a near-black half
+    noisy = np.clip(clean + rng.normal(0.0, 25 / 255, clean.shape).astype(np.float32), 0.0, 1.0)
+    assert float(noisy[:, :64].mean()) > 0.02 + 5 / 255  # the clipped noise's bias
+    plain = anchor_low_frequencies(noisy, clean)
+    guarded = anchor_low_frequencies(noisy, clean, clip_guard=CLIP_GUARD)
+    dark = (slice(None), slice(0, 48))
+    assert float((plain - clean)[dark].mean()) > 4 / 255
+    np.testing.assert_array_equal(guarded[dark], clean[dark])
+    cast = anchor_low_frequencies(noisy, clean + 4 / 255, clip_guard=CLIP_GUARD)  # a cast on grey
+    assert abs(float(cast[:, 80:].mean()) - float(noisy[:, 80:].mean())) < 0.3 / 255

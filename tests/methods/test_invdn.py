@@ -274,6 +274,18 @@ def test_generate_mode_returns_a_new_noisy_image(small_rgb: np.ndarray) -> None:
     assert InvDNParams().mode == DENOISE
 
 
+def test_a_denoised_result_keeps_the_inputs_colour_unless_told_not_to() -> None:
+    rng = np.random.default_rng(4)
+    noisy = (0.5 + rng.normal(0.0, 10 / 255, (48, 48, 3))).astype(np.float32)
+    cast = np.full_like(noisy, 0.5) + np.asarray((3, -2, 1), np.float32) / 255  # the lite networks' flat casts
+    method = _method()
+    kept = method.finish(noisy, cast, {}, InvDNParams(), {})
+    np.testing.assert_allclose(kept.mean(axis=(0, 1)), noisy.mean(axis=(0, 1)), atol=0.2 / 255)
+    assert InvDNParams().keep_colour
+    np.testing.assert_array_equal(method.finish(noisy, cast, {}, InvDNParams(keep_colour=False), {}), cast)
+    np.testing.assert_array_equal(method.finish(noisy, cast, {}, InvDNParams(mode=GENERATE), {}), cast)  # a new noisy image
+
+
 # ------------------------------------------------------------------------------- the command
 
 

@@ -55,9 +55,6 @@ _CAMERA_ONLY = "trained on camera noise σ 5-15 only"
 
 KNOWN_CASTS: dict[tuple[str, str], str] = {
     **{("masked-lite", c.label): _MASKED for c in FLAT_CASES[1:]},
-    ("invdn-lite", "warm, camera σ3"): _INVDN,
-    ("invdn-lite-camera", "warm, camera σ3"): _INVDN,  # its second period moved these casts over one level
-    ("invdn-lite-camera", "cool, gaussian σ5"): f"{_INVDN}; {_CAMERA_ONLY}",
 }
 KNOWN_WORSE: dict[tuple[str, str], str] = {
     ("ap_bsn-lite", "camera σ2"): _APBSN_MILD,
@@ -71,9 +68,7 @@ KNOWN_WORSE: dict[tuple[str, str], str] = {
 }
 
 # The largest cast over the three mild noises on the textured astronaut crop.
-KNOWN_TEXTURED_CASTS: dict[str, str] = {
-    "invdn-lite-camera": _INVDN,
-}
+KNOWN_TEXTURED_CASTS: dict[str, str] = {}
 
 
 def _cases(known: dict[tuple[str, str], str], labels: list[str]) -> list[object]:
