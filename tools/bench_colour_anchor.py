@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-WEIGHTS = {"ap_bsn": "ap_bsn-lite", "lg_bpn": "lg_bpn-lite", "invdn": "invdn-lite-camera"}
+WEIGHTS = {"ap_bsn": "ap_bsn-lite", "lg_bpn": "lg_bpn-lite", "invdn": "invdn-lite-camera", "masked": "masked-lite"}
+ROBUST = {"masked"}  # read through block medians, as the method does
 SETS = ("CBSD68", "McMaster")
 LEVELS = (10.0, 25.0)
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--testsets", default="../shared/data/testsets")
     parser.add_argument("--limit", type=int, default=4)
     parser.add_argument("--linear", action="store_true", help="anchor in linear light (gamma 2.2 undone, as the camera noise's)")
-    parser.add_argument("--guard", type=float, default=0.0, help="experiment: no anchor where the result is within this of 0 or 1")
+    parser.add_argument("--guard", type=float, default=0.0, help="the clip guard: no anchor where the result is within this of 0 or 1")
     args = parser.parse_args(argv)
 
     from denoise_studio.core.image import load_image
@@ -57,18 +58,17 @@ def main(argv: list[str] | None = None) -> int:
             values["keep_colour"] = "false"
         params = method.Params.from_strings(values, base=method.Params())
 
-        def anchored(noisy: np.ndarray, method: object = method, params: object = params) -> dict[float, np.ndarray]:
+        robust = method_id in ROBUST
+
+        def anchored(noisy: np.ndarray, method: object = method, params: object = params, robust: bool = robust) -> dict[float, np.ndarray]:
             result = run_to_end(method, noisy, params, RunContext(seed=0, device="cpu")).image  # type: ignore[arg-type]
             assert result is not None
             if args.linear:
                 lin_noisy, lin_result = (np.power(np.clip(x, 0.0, 1.0), 2.2) for x in (noisy, result))
                 return {s: result if s == 0 else np.power(np.clip(anchor_low_frequencies(lin_noisy, lin_result, s), 0.0, 1.0), 1 / 2.2)
                         for s in scales}
-            if args.guard > 0:
-                from denoise_studio.methods._common.colour_anchor import low_pass
-                safe = ((result > args.guard) & (result < 1 - args.guard)).astype(np.float32)
-                return {s: result if s == 0 else np.clip(result + low_pass(safe * (noisy - result), s), 0.0, 1.0) for s in scales}
-            return {s: result if s == 0 else np.clip(anchor_low_frequencies(noisy, result, s), 0.0, 1.0) for s in scales}
+            return {s: result if s == 0 else np.clip(anchor_low_frequencies(noisy, result, s, robust=robust, clip_guard=args.guard), 0.0, 1.0)
+                    for s in scales}
 
         cells: dict[float, list[str]] = {s: [] for s in scales}
         for name in SETS:
