@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,11 +19,26 @@ def test_the_probe_times_the_fast_presets_network() -> None:
     assert dip_speed.PROBE_NETWORK == FAST
 
 
-def test_a_real_probe_measures_on_its_own_thread_and_keeps_the_callers_threads() -> None:
+@pytest.fixture
+def two_torch_threads() -> Iterator[None]:
+    """The application's default on this 2-core machine (the tests run on one)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_a_real_probe_measures_on_its_own_thread_and_keeps_the_callers_threads(two_torch_threads: None) -> None:
     before = torch.get_num_threads()
+    assert before == 2
     dip_speed.set_ratio(None)
     ratio = dip_speed.measure()
     assert torch.get_num_threads() == before
+    seen: list[int] = []
+    later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # a run's worker, started afterwards
+    later.start()
+    later.join()
+    assert seen == [before]
     low, high = dip_speed.RATIO_LIMITS
     assert math.isfinite(ratio) and low < ratio < high
     assert dip_speed.ratio() == ratio  # kept: no second probe

@@ -8,8 +8,8 @@ much on the fast day. The probe times a few optimisation steps of the fast prese
 128×128 image on one thread (about half a second) and divides by the probe's time on the
 machine and day the model was fitted: every CPU estimate of DIP and NAS-DIP scales by that ratio.
 
-The probe runs in a thread of its own, where one OpenMP thread leaves the caller's thread count
-alone. The window measures while its methods load (``gui/loading.py``, through
+The probe runs in a thread of its own on one OpenMP thread, and puts torch's thread count back
+for the threads started after it. The window measures while its methods load (``gui/loading.py``, through
 ``methods.calibrate_costs``), and an estimate made meanwhile uses 1; elsewhere the first
 estimate of a process measures (:func:`ratio`).
 """
@@ -61,8 +61,14 @@ def probe_seconds() -> float:
 
 
 def _probe_on_one_thread(out: list[float]) -> None:
-    torch.set_num_threads(1)  # this thread's own count (OpenMP keeps one per thread)
-    out.append(probe_seconds())
+    # OpenMP keeps a count per thread, but torch also keeps the last one set for the threads
+    # started afterwards (a DIP run's worker): it is put back when the probe ends.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out.append(probe_seconds())
+    finally:
+        torch.set_num_threads(before)
 
 
 def measure() -> float:
