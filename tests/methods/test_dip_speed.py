@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,15 +16,6 @@ from denoise_studio.methods.dip import DIP, FAST
 
 def test_the_probe_times_the_fast_presets_network() -> None:
     assert dip_speed.PROBE_NETWORK == FAST
-
-
-@pytest.fixture
-def two_torch_threads() -> Iterator[None]:
-    """The application's default on this 2-core machine (the tests run on one)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_a_real_probe_measures_on_its_own_thread_and_keeps_the_callers_threads(two_torch_threads: None) -> None:
