@@ -406,11 +406,13 @@ _SECONDS_PER_STEP = 0.02
 # Two threads on two idle cores: 0.112 s of wall time a step at 256×256 against 0.17-0.18 s on
 # one thread (bench-dip time-to-quality, candidate fast:threads=2); more threads not measured.
 _TWO_THREAD_SPEEDUP = 1.5
-# Tiles side by side on two threads, one op thread each: 0.209-0.233 s of wall time a step for four
-# tiles of 160 (a 256×256 crop with split_for_threads) where this model gives 0.33 s for one
-# thread (bench-dip time-to-quality, tenth session; the same run measured one network on two
-# threads at 1.1× rather than the 1.5× above: the machine's two cores slow each other).
-_TILES_ON_TWO_THREADS_SPEEDUP = 1.4
+# Tiles side by side on two threads, one op thread each, against the model's one-thread time for
+# the same tiles: 1.4-1.6 in the tenth session (0.209-0.233 s a step for four tiles of 160 where
+# one thread is modelled at 0.33 s; the same run measured one network on two threads at 1.1×,
+# the machine's two cores slowing each other), 1.8 on the twelfth session's idle cores (0.114 s
+# a step, the probe's ratio 0.56-0.69; tools/bench_dip_estimate.py --cases first-try). The
+# middle, so that either day is announced within 15 % before the probe's own spread.
+_TILES_ON_TWO_THREADS_SPEEDUP = 1.6
 
 
 def estimate_cost(shape: tuple[int, ...], params: DipLoopParams, cfg: SkipConfig, device: str) -> CostEstimate:
