@@ -49,7 +49,7 @@ _MASKED = (
     "mask the flat casts fall to 1.6 levels at most; the weights have not learnt to generalise to the unmasked test input "
     "(about 2 % of the paper's training); the colour anchor's block medians leave up to 2 levels of a skewed output's mean"
 )
-_INVDN = "undertrained weights (InvDN lite: 0.8 h shared + 2.9 h idle; the camera set: 1.6 h shared + 1.4 h of one core); not diagnosed further here"
+_INVDN = "undertrained weights (InvDN lite: 0.8 h shared + 4.7 h idle, gap declared; the camera set: 1.6 h shared + 1.4 h of one core); not diagnosed further here"
 _GAUSSIAN_ONLY = "trained on Gaussian noise σ 5-55: camera noise σ 2 is mostly demosaicking error it was not trained to remove"
 _CAMERA_ONLY = "trained on camera noise σ 5-15 only"
 
