@@ -22,8 +22,10 @@ def test_a_real_probe_measures_on_its_own_thread_and_keeps_the_callers_threads(t
     before = torch.get_num_threads()
     assert before == 2
     dip_speed.set_ratio(None)
+    random_state = torch.get_rng_state()
     ratio = dip_speed.measure()
     assert torch.get_num_threads() == before
+    assert torch.equal(torch.get_rng_state(), random_state)  # unseeded draws elsewhere are not moved
     seen: list[int] = []
     later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # a run's worker, started afterwards
     later.start()

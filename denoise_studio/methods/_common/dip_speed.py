@@ -44,10 +44,12 @@ _pending = False  # a probe is running: estimates use 1 until it ends
 def probe_seconds() -> float:
     """The fastest of a few optimisation steps of the probe network, on this thread (a pause of
     the machine can only lengthen a step)."""
-    torch.manual_seed(0)
-    net = SkipNet(PROBE_NETWORK)
-    code = torch.rand(1, PROBE_NETWORK.in_channels, PROBE_SIDE, PROBE_SIDE) * 0.1
-    target = torch.rand(1, PROBE_NETWORK.out_channels, PROBE_SIDE, PROBE_SIDE)
+    with torch.random.fork_rng(devices=[]):  # the process's random state stays as it was
+        torch.manual_seed(0)
+        net = SkipNet(PROBE_NETWORK)
+    generator = torch.Generator().manual_seed(0)
+    code = torch.rand(1, PROBE_NETWORK.in_channels, PROBE_SIDE, PROBE_SIDE, generator=generator) * 0.1
+    target = torch.rand(1, PROBE_NETWORK.out_channels, PROBE_SIDE, PROBE_SIDE, generator=generator)
     optimiser = torch.optim.Adam(net.parameters(), lr=0.01)
     times = []
     for step in range(PROBE_WARM_UP_STEPS + PROBE_STEPS):
