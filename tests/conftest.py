@@ -26,13 +26,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
-def fitted_cpu_speed() -> Iterator[None]:
+def fitted_cpu_speed() -> None:
     """Cost estimates as fitted: the DIP speed probe (methods/_common/dip_speed.py) does not run
     in tests, whose timings would make estimates differ from run to run."""
     from denoise_studio.methods._common import dip_speed
 
-    dip_speed.set_ratio(1.0)
-    yield
     dip_speed.set_ratio(1.0)
 
 

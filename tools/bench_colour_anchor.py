@@ -1,4 +1,4 @@
-"""The colour anchor's scale on the blind-spot networks: "Keeping the input's colour" in docs/BENCHMARKS.md.
+"""The colour anchor's scale and clip guard on the networks that use it: "Keeping the input's colour" in docs/BENCHMARKS.md.
 
 Each network runs once per image with the anchor off (``keep_colour=false``; the fusion with the
 input on, as by default), then its result is anchored to the input at every scale asked for
@@ -34,14 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="0,2,3,4,6,8,16,32", help="anchor scales in pixels (0: no anchor)")
     parser.add_argument("--testsets", default="../shared/data/testsets")
     parser.add_argument("--limit", type=int, default=4)
-    parser.add_argument("--linear", action="store_true", help="anchor in linear light (gamma 2.2 undone, as the camera noise's)")
+    parser.add_argument("--linear", action="store_true", help="anchor in linear light (the camera noise's gamma undone; plain anchor, no guard)")
     parser.add_argument("--guard", type=float, default=0.0, help="the clip guard: no anchor where the result is within this of 0 or 1")
     args = parser.parse_args(argv)
 
     from denoise_studio.core.image import load_image
     from denoise_studio.core.method import RunContext, run_to_end
     from denoise_studio.core.metrics import psnr
-    from denoise_studio.core.noise import add_noise
+    from denoise_studio.core.noise import GAMMA, add_noise
     from denoise_studio.methods import create_method
     from denoise_studio.methods._common.colour_anchor import anchor_low_frequencies
     from denoise_studio.training import fidelity
@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|" + "---|" * len(columns))
     for method_id in args.methods.split(","):
         method = create_method(method_id)
-        values = {"weights": WEIGHTS[method_id]}
-        if "keep_colour" in method.Params().to_dict():
-            values["keep_colour"] = "false"
-        params = method.Params.from_strings(values, base=method.Params())
+        params = method.Params.from_strings({"weights": WEIGHTS[method_id], "keep_colour": "false"}, base=method.Params())
 
         robust = method_id in ROBUST
 
@@ -64,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_to_end(method, noisy, params, RunContext(seed=0, device="cpu")).image  # type: ignore[arg-type]
             assert result is not None
             if args.linear:
-                lin_noisy, lin_result = (np.power(np.clip(x, 0.0, 1.0), 2.2) for x in (noisy, result))
-                return {s: result if s == 0 else np.power(np.clip(anchor_low_frequencies(lin_noisy, lin_result, s), 0.0, 1.0), 1 / 2.2)
+                lin_noisy, lin_result = (np.power(np.clip(x, 0.0, 1.0), GAMMA) for x in (noisy, result))
+                return {s: result if s == 0 else np.power(np.clip(anchor_low_frequencies(lin_noisy, lin_result, s), 0.0, 1.0), 1 / GAMMA)
                         for s in scales}
             return {s: result if s == 0 else np.clip(anchor_low_frequencies(noisy, result, s, robust=robust, clip_guard=args.guard), 0.0, 1.0)
                     for s in scales}

@@ -27,9 +27,9 @@ PROBE_SIDE = 128
 PROBE_WARM_UP_STEPS = 3
 PROBE_STEPS = 7
 # The probe's step on the development machine, scaled to the day the cost model's constants held:
-# on the twelfth session's day (one thread, the other core training) the probe took 44–46 ms
-# while the first try's one-thread 256×256 step took 0.123–0.130 s against the model's 0.180 s;
-# the fitted probe time this implies is 59–61 ms (``tools/bench_dip_estimate.py --cases one``).
+# the twelfth session's three runs of the first try's 256×256 step on one thread against the
+# model (0.110-0.130 s against 0.180 s, the probe at 37-46 ms) imply 54-65 ms
+# (``tools/bench_dip_estimate.py --cases one``; docs/BENCHMARKS.md, "The estimate follows the machine").
 PROBE_SECONDS_WHEN_FITTED = 0.060
 # A probe that says the CPU is 50× slower measured something else (a suspended laptop).
 RATIO_LIMITS = (0.05, 20.0)
